@@ -1,0 +1,386 @@
+/* corral.h — the one public header of libcorral.
+ *
+ * corral runs code that arrives at run time (most of it written by language
+ * models) in fresh QuickJS sandboxes that can reach nothing except the
+ * capabilities their host lends them. It follows Cloudflare's Worker Loader
+ * API (Dynamic Workers): a host hands a *loader* some *WorkerCode* and gets a
+ * *worker* stub back; it then calls the worker's `fetch` or any RPC method of
+ * any entrypoint. Inside the sandbox, capabilities appear as `env` bindings
+ * whose methods are host C callbacks, other workers' entrypoints, or a
+ * `LOADER` binding through which sandboxed code loads further sandboxes.
+ *
+ * Threading and the loop. A loader is single-threaded: call every function on
+ * one loader from the same thread. Work progresses only inside
+ * corral_loader_step() / corral_loader_run(); a host with its own event loop
+ * polls corral_loader_fd() for readability and calls corral_loader_step(l, 0)
+ * when it fires (and at least every corral_loader_timeout() ms). Callbacks
+ * (capability methods, completions, tails, outbound) are made from inside
+ * those calls, never from another thread.
+ *
+ * Ownership. Objects returned by *_new / corral_load / corral_get belong to the
+ * caller until passed to the matching *_free / *_release. Strings passed in
+ * are copied. Pointers inside a corral_result are valid only during the
+ * callback that receives it.
+ *
+ * Errors. Functions that can fail take a `corral_error *` (may be NULL) and
+ * return NULL or a negative corral_status. An error always has a `name` a
+ * program may compare (TypeError, CpuLimitError, ...) and a `message` a person
+ * can act on, naming the offending value and the limit that was hit.
+ */
+#ifndef CORRAL_H
+#define CORRAL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define CORRAL_VERSION "0.1.0"
+#define CORRAL_VERSION_NUM 0x000100
+
+/* ------------------------------------------------------------------------ */
+/* Errors                                                                   */
+/* ------------------------------------------------------------------------ */
+
+typedef enum corral_status {
+    CORRAL_OK = 0,
+    CORRAL_EINVAL = -1,     /* the input was wrong (bad WorkerCode, bad JSON, bad name) */
+    CORRAL_ENOMEM = -2,     /* memory ran out on the host side */
+    CORRAL_ELIMIT = -3,     /* a configured limit was hit */
+    CORRAL_EBUSY = -4,      /* capacity is full: retry later */
+    CORRAL_ESTATE = -5,     /* the object is in the wrong state for this call */
+} corral_status;
+
+typedef struct corral_error {
+    int status;             /* a corral_status */
+    char name[64];          /* e.g. "TypeError", "Error", "MemoryLimitError" */
+    char message[1024];     /* NUL-terminated; truncated with "..." if longer */
+} corral_error;
+
+/* ------------------------------------------------------------------------ */
+/* Limits                                                                   */
+/* ------------------------------------------------------------------------ */
+
+/* Per-invocation limits. Zero in any field means "not set here": the value
+ * comes from the next outer level (call → WorkerCode → loader → built-in
+ * default). An inner level can only lower a limit, never raise it. */
+typedef struct corral_limits {
+    uint64_t cpu_ms;            /* CPU time of one invocation. Default 30000. CpuLimitError */
+    uint64_t wall_ms;           /* wall-clock time of one invocation. Default 60000. WallTimeLimitError */
+    uint64_t memory_bytes;      /* heap of one sandbox. Default 128 MiB. MemoryLimitError */
+    uint64_t stack_bytes;       /* JavaScript stack of one sandbox. Default 512 KiB. RangeError */
+    uint64_t module_bytes;      /* sum of module sources. Default 64 MiB (the reference's limit) */
+    uint64_t env_bytes;         /* serialized env. Default 1 MiB (the reference's limit) */
+    uint64_t arg_bytes;         /* serialized arguments of one call. Default 32 MiB. ArgumentSizeLimitError */
+    uint64_t result_bytes;      /* serialized result of one call. Default 32 MiB. ResultSizeLimitError */
+    uint64_t subrequests;       /* outbound fetch() per invocation. Default 1000. SubrequestLimitError */
+    uint64_t calls;             /* capability calls per invocation. Default 10000. CallLimitError */
+    uint64_t log_bytes;         /* console output kept per invocation. Default 256 KiB; then truncated */
+} corral_limits;
+
+/* Fills *l with the built-in defaults listed above. */
+void corral_limits_default(corral_limits *l);
+
+/* ------------------------------------------------------------------------ */
+/* The loader                                                               */
+/* ------------------------------------------------------------------------ */
+
+typedef struct corral_loader corral_loader;
+
+typedef struct corral_options {
+    corral_limits limits;       /* loader-wide defaults; zero fields take built-in defaults */
+    size_t cache_capacity;      /* workers kept by corral_get() ids; LRU beyond. Default 1024 */
+    size_t max_sandboxes;       /* live sandboxes at once; more are refused (CORRAL_EBUSY). Default 100000 */
+    const char *today;          /* "YYYY-MM-DD" used for compatibility-date checks; NULL = today (UTC) */
+} corral_options;
+
+void corral_options_default(corral_options *o);
+
+/* Creates a loader. opts may be NULL for defaults. */
+corral_loader *corral_loader_new(const corral_options *opts, corral_error *err);
+
+/* Frees the loader, every sandbox it holds, and every pending operation
+ * (their completion callbacks are not called). Capability calls the host has
+ * not completed become invalid. */
+void corral_loader_free(corral_loader *l);
+
+/* A file descriptor that becomes readable when the loader has work to do. */
+int corral_loader_fd(corral_loader *l);
+
+/* Milliseconds until the loader's next timer is due, or -1 if none. */
+int corral_loader_timeout(corral_loader *l);
+
+/* Runs ready work, waiting up to timeout_ms (0: do not wait, -1: wait until
+ * something happens). Returns the number of operations still pending
+ * (invocations, timers, capability calls awaiting the host), or a negative
+ * corral_status. */
+int corral_loader_step(corral_loader *l, int timeout_ms);
+
+/* Runs until no operation is pending. Returns CORRAL_OK. Capability calls the
+ * host has not completed keep it waiting, so a host that completes them
+ * elsewhere must use corral_loader_step() instead. */
+int corral_loader_run(corral_loader *l);
+
+/* ------------------------------------------------------------------------ */
+/* Capabilities: host objects lent to sandboxes                              */
+/* ------------------------------------------------------------------------ */
+
+typedef struct corral_capability corral_capability;
+typedef struct corral_call corral_call;
+
+/* Called when sandbox code calls `env.NAME.method(...)`. The call completes
+ * when the host calls corral_call_return_json() or corral_call_throw() on
+ * it — during the callback or later (for example from the host's own I/O);
+ * until then the sandbox awaits a promise. Every call must be completed
+ * exactly once; completing a call whose invocation has already ended is safe
+ * (the answer is dropped). */
+typedef void (*corral_method_fn)(corral_call *call, void *userdata);
+
+/* Creates a capability object; `name` is used in errors and logs. The
+ * capability is reference-counted: WorkerCode that binds it keeps it alive. */
+corral_capability *corral_capability_new(corral_loader *l, const char *name);
+
+/* Adds a method. Names must be JavaScript identifiers; methods must be added
+ * before the capability is bound. */
+int corral_capability_add_method(corral_capability *c, const char *method, corral_method_fn fn,
+                                 void *userdata, corral_error *err);
+
+void corral_capability_release(corral_capability *c);
+
+/* The method being called. */
+const char *corral_call_method(const corral_call *call);
+/* The arguments as a JSON array (see corral_result.value_json for the
+ * mapping of non-JSON values). Valid until the call is completed. */
+const char *corral_call_args_json(const corral_call *call, size_t *len);
+/* The name of the worker that made the call, for logs. */
+const char *corral_call_worker_id(const corral_call *call);
+
+/* Completes the call with a JSON value (json may be NULL for undefined). */
+int corral_call_return_json(corral_call *call, const char *json, size_t len);
+/* Completes the call by throwing `new Error(message)` (with .name = name, or
+ * "Error" if NULL) inside the sandbox. */
+int corral_call_throw(corral_call *call, const char *name, const char *message);
+
+/* ------------------------------------------------------------------------ */
+/* WorkerCode                                                               */
+/* ------------------------------------------------------------------------ */
+
+typedef struct corral_code corral_code;
+
+typedef enum corral_module_type {
+    CORRAL_MODULE_INFER = 0,    /* a plain string value: type from the name (.js → ES module) */
+    CORRAL_MODULE_JS,           /* {js: ...}   ES module */
+    CORRAL_MODULE_CJS,          /* {cjs: ...}  CommonJS (module.exports, require) */
+    CORRAL_MODULE_TEXT,         /* {text: ...} default export is the string */
+    CORRAL_MODULE_DATA,         /* {data: ...} default export is an ArrayBuffer */
+    CORRAL_MODULE_JSON,         /* {json: ...} default export is the parsed value (source is JSON text) */
+    CORRAL_MODULE_PY,           /* {py: ...}   not supported yet: refused at validation */
+    CORRAL_MODULE_WASM,         /* {wasm: ...} not supported yet: refused at validation */
+} corral_module_type;
+
+typedef enum corral_outbound {
+    CORRAL_OUTBOUND_BLOCK = 0,  /* fetch() throws the reference's "not permitted" error (default) */
+    CORRAL_OUTBOUND_HOST,       /* fetch() goes to the loader's outbound handler */
+} corral_outbound;
+
+corral_code *corral_code_new(void);
+void corral_code_free(corral_code *c);
+
+/* Builds WorkerCode from JSON of the reference's shape:
+ * {"compatibilityDate", "compatibilityFlags", "mainModule", "modules", "env",
+ *  "limits": {"cpuMs", "subRequests", ...}}. Module values are strings or
+ * objects with exactly one of js/cjs/text/data (base64 or array of bytes)/
+ * json/py/wasm. Shape errors are reported here; semantic validation happens
+ * in corral_load(). */
+corral_code *corral_code_from_json(const char *json, size_t len, corral_error *err);
+
+int corral_code_set_compatibility_date(corral_code *c, const char *date);
+int corral_code_add_compatibility_flag(corral_code *c, const char *flag);
+int corral_code_set_main_module(corral_code *c, const char *name);
+int corral_code_add_module(corral_code *c, const char *name, corral_module_type type,
+                           const void *source, size_t len);
+/* Plain `env` values from a JSON object; merged with bindings below. */
+int corral_code_set_env_json(corral_code *c, const char *json, size_t len, corral_error *err);
+/* Lends a capability as env[name]. */
+int corral_code_bind_capability(corral_code *c, const char *name, corral_capability *cap);
+/* Gives the worker a Worker Loader binding env[name] (`env.LOADER.load(code)`,
+ * `env.LOADER.get(id, factory)`). Workers it loads live in the same loader. */
+int corral_code_bind_loader(corral_code *c, const char *name);
+void corral_code_set_outbound(corral_code *c, corral_outbound mode);
+void corral_code_set_limits(corral_code *c, const corral_limits *limits);
+
+/* ------------------------------------------------------------------------ */
+/* Workers                                                                  */
+/* ------------------------------------------------------------------------ */
+
+typedef struct corral_worker corral_worker;
+
+/* Validates `code` eagerly (module map, sizes, compatibility date and flags)
+ * and returns a stub for a fresh sandbox, or NULL with *err set (TypeError or
+ * Error, with the reference's messages). Startup errors of the code itself
+ * (syntax, a top-level throw, a missing import) surface on each call. The
+ * code is copied; the caller keeps ownership of `code`. */
+corral_worker *corral_load(corral_loader *l, const corral_code *code, corral_error *err);
+
+/* Produces WorkerCode for corral_get(); return NULL and set *err to fail. The
+ * returned code is freed by the loader. */
+typedef corral_code *(*corral_code_factory)(void *userdata, corral_error *err);
+
+/* Returns a stub at once. With a non-NULL id, a cached worker of that id is
+ * reused and `factory` is not called; on a miss (or after eviction) the
+ * factory is called to start it. With id NULL, every call is a fresh worker.
+ * Factory and validation errors surface on each call made on the stub. */
+corral_worker *corral_get(corral_loader *l, const char *id, corral_code_factory factory,
+                          void *userdata);
+
+/* Drops the host's reference. In-flight calls still complete. */
+void corral_worker_release(corral_worker *w);
+
+typedef struct corral_header {
+    const char *name;
+    const char *value;
+} corral_header;
+
+typedef enum corral_outcome {
+    CORRAL_OUTCOME_OK = 0,
+    CORRAL_OUTCOME_EXCEPTION,           /* the code threw, or failed to start */
+    CORRAL_OUTCOME_EXCEEDED_CPU,
+    CORRAL_OUTCOME_EXCEEDED_MEMORY,
+    CORRAL_OUTCOME_EXCEEDED_WALL,
+    CORRAL_OUTCOME_EXCEEDED_LIMIT,      /* a size, call or subrequest limit */
+    CORRAL_OUTCOME_CANCELED,
+    CORRAL_OUTCOME_INTERNAL,            /* a fault inside corral; see the message */
+} corral_outcome;
+
+/* "ok", "exception", "exceededCpu", "exceededMemory", "exceededWall",
+ * "exceededLimit", "canceled", "internal". */
+const char *corral_outcome_name(corral_outcome o);
+
+typedef enum corral_log_level {
+    CORRAL_LOG_DEBUG = 0,
+    CORRAL_LOG_INFO,
+    CORRAL_LOG_LOG,
+    CORRAL_LOG_WARN,
+    CORRAL_LOG_ERROR,
+} corral_log_level;
+
+/* "debug", "info", "log", "warn", "error". */
+const char *corral_log_level_name(corral_log_level l);
+
+typedef struct corral_log_line {
+    corral_log_level level;
+    double timestamp_ms;        /* ms since the epoch */
+    const char *text;           /* formatted like a console would, NUL-terminated */
+} corral_log_line;
+
+/* What one invocation produced: the answer to corral_invoke()/corral_fetch(),
+ * and the event a tail receives. Valid only during the callback. */
+typedef struct corral_result {
+    corral_outcome outcome;
+    const char *worker_id;          /* the get() id, or a generated "load:N" */
+    const char *entrypoint;         /* "default" or the export name */
+    const char *method;             /* "fetch" or the RPC method */
+
+    /* RPC result (outcome OK): JSON text, or NULL when the value was
+     * undefined. Mapping of non-JSON values: BigInt → decimal string, Date →
+     * ISO string, Map → [[k, v], ...], Set → [...], bytes → base64 string,
+     * Error → {"name", "message", "stack"}, a stub → {"$stub": n}. */
+    const char *value_json;
+
+    /* fetch() result (outcome OK) */
+    int status;
+    const char *status_text;
+    size_t header_count;
+    const corral_header *headers;
+    const uint8_t *body;
+    size_t body_len;
+
+    /* outcome != OK */
+    const char *error_name;         /* e.g. "TypeError", "CpuLimitError" */
+    const char *error_message;
+    const char *error_stack;        /* may be NULL */
+
+    size_t log_count;
+    const corral_log_line *logs;
+    int logs_truncated;             /* console output went past limits.log_bytes */
+    size_t unhandled_rejections;    /* logged at error level; they do not fail the call */
+
+    double cpu_ms;
+    double wall_ms;
+} corral_result;
+
+typedef void (*corral_done_fn)(const corral_result *result, void *userdata);
+
+typedef struct corral_invoke_options {
+    const char *entrypoint;         /* NULL or "default" = default export */
+    const char *props_json;         /* ctx.props for this entrypoint (JSON), or NULL */
+    corral_limits limits;           /* can only lower the worker's limits */
+} corral_invoke_options;
+
+/* Calls RPC method `method` of an entrypoint with arguments from a JSON
+ * array (NULL = no arguments). `done` is called exactly once, from inside
+ * corral_loader_step()/run(), unless the loader is freed first. Returns
+ * CORRAL_OK or a negative status (then `done` is never called). */
+int corral_invoke(corral_worker *w, const corral_invoke_options *opts, const char *method,
+                  const char *args_json, corral_done_fn done, void *userdata);
+
+typedef struct corral_request {
+    const char *method;             /* NULL = "GET" */
+    const char *url;                /* absolute */
+    size_t header_count;
+    const corral_header *headers;
+    const uint8_t *body;
+    size_t body_len;
+} corral_request;
+
+/* Calls the entrypoint's fetch(request, env, ctx). */
+int corral_fetch(corral_worker *w, const corral_invoke_options *opts, const corral_request *req,
+                 corral_done_fn done, void *userdata);
+
+/* ------------------------------------------------------------------------ */
+/* Outbound network and observability                                       */
+/* ------------------------------------------------------------------------ */
+
+typedef struct corral_outbound_call corral_outbound_call;
+
+/* Sees every fetch() made by a worker whose outbound is CORRAL_OUTBOUND_HOST
+ * (and by children that inherit it). Complete with
+ * corral_outbound_respond() or corral_outbound_fail(), now or later. */
+typedef void (*corral_outbound_fn)(corral_outbound_call *call, const corral_request *req,
+                                   void *userdata);
+
+void corral_loader_set_outbound(corral_loader *l, corral_outbound_fn fn, void *userdata);
+
+/* Installs corral's own HTTP client (libcurl) as the outbound handler,
+ * allowing only `allow` — a comma-separated list of HOST or HOST:PORT
+ * entries, or "*" for any host. HTTP and HTTPS only; every redirect hop is
+ * checked against the list again. */
+int corral_loader_allow_net(corral_loader *l, const char *allow, corral_error *err);
+
+int corral_outbound_respond(corral_outbound_call *call, int status, const corral_header *headers,
+                            size_t header_count, const uint8_t *body, size_t body_len);
+int corral_outbound_fail(corral_outbound_call *call, const char *message);
+
+/* Receives the event of every invocation of every worker in the loader
+ * (the host's own calls and the calls workers make on each other). */
+typedef void (*corral_tail_fn)(const corral_result *event, void *userdata);
+void corral_loader_set_tail(corral_loader *l, corral_tail_fn fn, void *userdata);
+
+/* Counters for monitoring and benchmarks. */
+typedef struct corral_stats {
+    size_t live_sandboxes;
+    size_t cached_workers;
+    uint64_t sandboxes_created;
+    uint64_t invocations;
+    uint64_t evictions;
+} corral_stats;
+
+void corral_loader_stats(corral_loader *l, corral_stats *out);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

@@ -1,0 +1,148 @@
+/* The engine layer: one QuickJS runtime per sandbox, and the glue that turns
+ * JavaScript values into wire payloads and back.
+ *
+ * The engine never knows about processes, caches or other sandboxes. Every
+ * effect a sandbox has on the world leaves through `struct engine_host`, a
+ * table of callbacks its owner (the loader, in-process; later the jailed
+ * worker's side of a socket) implements: sending a wire message, loading a
+ * child worker, logging, scheduling a timer, counting a subrequest. That seam
+ * is what lets the next layer move sandboxes into other processes without
+ * touching this code.
+ */
+#ifndef CORRAL_ENGINE_H
+#define CORRAL_ENGINE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "corral.h"
+#include "wire/wire.h"
+
+struct sandbox;
+struct workercode;
+
+/* Why a sandbox was ended from outside or by a limit. */
+enum sandbox_kill {
+    SANDBOX_KILL_NONE = 0,
+    SANDBOX_KILL_CPU,
+    SANDBOX_KILL_MEMORY,
+    SANDBOX_KILL_WALL,
+    SANDBOX_KILL_DISCARDED,
+};
+
+struct engine_host {
+    /* A message leaving the sandbox (CALL, RETURN, THROW, RELEASE, CANCEL).
+     * caps/payload are only valid during the call. For a CALL the host
+     * answers later with sandbox_deliver(RETURN/THROW, same id). */
+    void (*send)(void *host, struct sandbox *sb, const struct wire_msg *m);
+    /* env.LOADER.load(code): the code is validated and owned by the host
+     * from here on. Returns the import index of a handle naming the child,
+     * or -1 with *err set. */
+    int64_t (*load)(void *host, struct sandbox *sb, struct workercode *code, corral_error *err);
+    /* env.LOADER.get(id): a handle at once; *need_code = 1 when the sandbox
+     * must run the factory and call provide(). id NULL: anonymous. */
+    int64_t (*get)(void *host, struct sandbox *sb, const char *id, int *need_code,
+                   corral_error *err);
+    /* The factory's result for a get() handle: code (owned by the host from
+     * here on) or a failure. */
+    void (*provide)(void *host, struct sandbox *sb, uint64_t handle, struct workercode *code,
+                    const corral_error *failure);
+    /* getEntrypoint(name, {props, limits}) on a child handle; or, with
+     * handle == UINT64_MAX, ctx.exports.NAME({props}) on this sandbox itself.
+     * Returns the import index of an entrypoint stub, or -1 with *err. */
+    int64_t (*entrypoint)(void *host, struct sandbox *sb, uint64_t handle, const char *name,
+                          const uint8_t *props, size_t props_len, const struct wire_cap *caps,
+                          size_t cap_count, const corral_limits *limits, uint8_t *flags,
+                          corral_error *err);
+    void (*log)(void *host, struct sandbox *sb, corral_log_level level, const char *text,
+                size_t len);
+    /* Timers: the host calls sandbox_fire_timer(sb, id) when due. */
+    void (*timer_set)(void *host, struct sandbox *sb, uint64_t id, double delay_ms);
+    void (*timer_clear)(void *host, struct sandbox *sb, uint64_t id);
+    /* fetch(): returns 0 and later calls sandbox_fetch_done(), or -1 with
+     * *err set when refused right away (blocked network, limits). The
+     * request is a payload {method, url, headers, body}. */
+    int (*fetch)(void *host, struct sandbox *sb, uint64_t fetch_id, const uint8_t *req,
+                 size_t req_len, corral_error *err);
+    /* ctx.waitUntil(): one more (+1) or one fewer (-1) promise the
+     * invocation must wait for. */
+    void (*wait_until)(void *host, struct sandbox *sb, uint64_t invocation, int delta);
+    /* A rejection nobody handled by the end of a turn. */
+    void (*unhandled_rejection)(void *host, struct sandbox *sb, const char *text);
+};
+
+struct sandbox_config {
+    const struct engine_host *host;
+    void *host_data;
+    uint64_t memory_bytes;
+    uint64_t stack_bytes;
+    uint64_t arg_bytes;         /* limit for payloads this sandbox encodes as call args */
+    uint64_t result_bytes;      /* limit for payloads this sandbox encodes as results */
+    const char *worker_id;
+    int has_loader_binding;
+    const char *today;          /* "YYYY-MM-DD" for compatibility-date checks of children */
+    corral_limits limits;       /* for validating children's WorkerCode */
+};
+
+/* Creates a fresh runtime with the web globals installed. NULL on failure
+ * (*err set). */
+struct sandbox *sandbox_new(const struct sandbox_config *cfg, corral_error *err);
+void sandbox_free(struct sandbox *sb);
+
+/* Links and evaluates the module map. env is a payload (an object) whose
+ * stubs name import indexes 0..n-1 already installed by the host. On
+ * failure the error is kept and reported by every later call. Returns 0 or
+ * -1. Evaluation may be asynchronous (top-level await): check
+ * sandbox_ready(). */
+int sandbox_start(struct sandbox *sb, const struct workercode *code, const uint8_t *env,
+                  size_t env_len, const uint64_t *env_caps, size_t env_cap_count);
+
+/* An incoming message from the router. For CALL, `target` is the local
+ * export id; caps are import indexes in this sandbox's table. For CALLs on
+ * an entrypoint export, `invocation` is an opaque token the host gets back
+ * in host->send of the matching RETURN/THROW. */
+void sandbox_deliver(struct sandbox *sb, const struct wire_msg *m, const uint64_t *caps);
+
+/* Registers an entrypoint export (name + props payload) and returns its
+ * local export id, used as a CALL target. */
+int64_t sandbox_export_entrypoint(struct sandbox *sb, const char *name, const uint8_t *props,
+                                  size_t props_len, const uint64_t *caps, size_t cap_count);
+/* Drops an export (the last remote reference went away). */
+void sandbox_release_export(struct sandbox *sb, uint64_t export_id);
+
+void sandbox_fire_timer(struct sandbox *sb, uint64_t timer_id);
+/* Completes a fetch: ok → payload is the response shape; else a thrown error payload. */
+void sandbox_fetch_done(struct sandbox *sb, uint64_t fetch_id, int ok, const uint8_t *payload,
+                        size_t len, const uint64_t *caps, size_t cap_count);
+
+/* Runs pending promise jobs. Returns 0, or -1 if the sandbox was killed by a
+ * limit during them (see sandbox_killed()). */
+int sandbox_run_jobs(struct sandbox *sb);
+
+/* CPU accounting. The host sets the CPU deadline (thread CPU time in ns)
+ * before each turn; the interrupt handler stops JavaScript past it. */
+void sandbox_set_cpu_deadline(struct sandbox *sb, uint64_t deadline_ns);
+enum sandbox_kill sandbox_killed(const struct sandbox *sb);
+/* Marks the sandbox dead: JavaScript stops at the next interrupt poll,
+ * allocations fail. Safe to call from another thread (the watchdog). */
+void sandbox_kill(struct sandbox *sb, enum sandbox_kill why);
+size_t sandbox_memory_used(const struct sandbox *sb);
+void *sandbox_host_data(const struct sandbox *sb);
+const char *sandbox_worker_id(const struct sandbox *sb);
+/* The invocation token (router call id) whose turn is running, for logs
+ * and limits. */
+uint64_t sandbox_current_invocation(const struct sandbox *sb);
+
+/* Thread CPU time of the calling thread, in ns. */
+uint64_t engine_thread_cpu_ns(void);
+
+/* Converts a payload into JSON the host can hand to C code, applying the
+ * documented mapping (wire_to_json). */
+char *engine_payload_to_json(const uint8_t *p, size_t len, size_t cap_count, size_t max,
+                             int *status);
+
+/* Builds the wire payload of an Error value: {name, message, stack?}. */
+uint8_t *engine_error_payload(const char *name, const char *message, const char *stack,
+                              size_t *len);
+
+#endif

@@ -1,0 +1,123 @@
+/* What the engine's own files share about a sandbox: the struct itself and
+ * the helpers that cross files (value conversion, stubs, the runtime's
+ * JavaScript half). Nothing outside lib/engine includes this.
+ */
+#ifndef CORRAL_ENGINE_INTERNAL_H
+#define CORRAL_ENGINE_INTERNAL_H
+
+#include <stdatomic.h>
+
+#include "engine/engine.h"
+#include "engine/workercode.h"
+#include "quickjs.h"
+
+enum sb_export_kind { SB_EXPORT_FREE = 0, SB_EXPORT_OBJECT, SB_EXPORT_ENTRYPOINT };
+
+struct sb_export {
+    enum sb_export_kind kind;
+    JSValue obj;                /* OBJECT: the function or RpcTarget */
+    char *name;                 /* ENTRYPOINT: export name ("default" ...) */
+    JSValue props;              /* ENTRYPOINT: decoded ctx.props */
+    uint64_t next_free;
+};
+
+struct sb_pending {
+    uint64_t id;                /* 0 = free slot */
+    JSValue resolve, reject;
+    uint64_t invocation;        /* the invocation that made the call */
+    int is_fetch;               /* a global fetch() (host->fetch), not an RPC call */
+};
+
+struct sb_timer {
+    uint64_t id;
+    JSValue fn;
+    int repeat;
+    uint64_t invocation;
+    double interval;
+};
+
+struct sandbox {
+    JSRuntime *rt;
+    JSContext *ctx;
+    const struct engine_host *host;
+    void *host_data;
+    char *worker_id;
+    struct workercode *code;    /* the module map, for the module loader */
+    uint64_t arg_bytes, result_bytes;
+    int has_loader_binding;
+    int closing;                /* being freed: finalizers must not send */
+    int no_stubs;               /* structuredClone: functions are not cloneable */
+    uint64_t current_invocation;/* token of the invocation whose turn is running */
+
+    JSValue api;                /* the runtime's internal object (js/runtime.js) */
+    JSValue env;
+    JSValue ns;                 /* main module namespace once evaluated */
+    JSValue start_error;        /* a startup failure, reported by every call */
+    JSValue start_promise;      /* pending top-level evaluation */
+    int started, start_failed;
+
+    struct sb_export *exports;
+    size_t export_count, export_cap;
+    uint64_t export_free;       /* 1-based index of a free slot, 0 if none */
+
+    struct sb_pending *pending;
+    size_t pending_cap;
+    uint64_t next_call_id;
+
+    struct sb_timer *timers;
+    size_t timer_count, timer_cap;
+    uint64_t next_timer_id;
+
+    JSValue *rejections;        /* promises rejected with no handler this turn */
+    size_t rejection_count, rejection_cap;
+
+    _Atomic int killed;         /* enum sandbox_kill */
+    _Atomic uint64_t cpu_deadline_ns;
+    int memory_hit;
+    JSValue synthetic;          /* module name -> default export of text/data/json/cjs modules */
+    JSValue cjs_cache;          /* module name -> module.exports */
+    char today[11];
+    double start_mono_ms;
+    corral_limits limits;
+    uint64_t memory_limit;
+};
+
+/* class ids, filled once per process */
+extern JSClassID corral_stub_class_id;
+extern JSClassID corral_handle_class_id;
+
+/* Small helpers QuickJS (Bellard's) lacks. Array indexes stay below 2^32. */
+static inline int sb_length(JSContext *ctx, JSValueConst obj, int64_t *out) {
+    JSValue v = JS_GetPropertyStr(ctx, obj, "length");
+    if (JS_IsException(v)) return -1;
+    int r = JS_ToInt64(ctx, out, v);
+    JS_FreeValue(ctx, v);
+    if (*out < 0) *out = 0;
+    if (*out > 0xffffffffLL) *out = 0xffffffffLL;
+    return r;
+}
+
+/* value.c */
+/* Encodes v as a payload for `purpose` (limits differ for args and
+ * results). On failure throws a JS exception (DataCloneError, size limit)
+ * and returns NULL. caps receives the cap list (malloc'd). */
+uint8_t *sb_encode(struct sandbox *sb, JSValueConst v, uint64_t limit, const char *limit_name,
+                   size_t *len, struct wire_cap **caps, size_t *cap_count);
+/* Decodes a payload; stubs index `caps` (import indexes of this sandbox). */
+JSValue sb_decode(struct sandbox *sb, const uint8_t *p, size_t len, const uint64_t *caps,
+                  size_t cap_count);
+JSValue sb_throw_named(JSContext *ctx, const char *name, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+void sb_init_class_ids(JSContext *ctx);
+
+/* stub.c */
+void sb_register_classes(JSRuntime *rt);
+/* A stub for import `index` of this sandbox; flags are WIRE_CAP_F_*. */
+JSValue sb_new_stub(struct sandbox *sb, uint64_t index, uint8_t flags);
+/* If v is a stub: its import index and flags. */
+int sb_stub_info(JSValueConst v, uint64_t *index, uint8_t *flags);
+uint64_t sb_add_export(struct sandbox *sb, JSValueConst obj);
+JSValue sb_rpc_call(struct sandbox *sb, uint64_t target, const char *method, int argc,
+                    JSValueConst *argv);
+
+#endif

@@ -1,0 +1,25 @@
+/* The functions the built-in JavaScript may call into C (the `native`
+ * table), the module loader, and the RPC glue — split across files but
+ * declared together because sandbox.c wires them up.
+ */
+#ifndef CORRAL_ENGINE_NATIVES_H
+#define CORRAL_ENGINE_NATIVES_H
+
+#include "engine/internal.h"
+
+/* natives.c */
+JSValue sb_make_natives(struct sandbox *sb);
+char *sb_describe(struct sandbox *sb, JSValueConst v);
+/* Converts a JS WorkerCode object into a validated struct workercode. */
+struct workercode *sb_workercode_from_js(struct sandbox *sb, JSValueConst code, corral_error *err);
+
+/* modules.c */
+void sb_setup_modules(struct sandbox *sb);
+void sb_free_modules(struct sandbox *sb);
+
+/* rpc.c */
+JSValue sb_timer_set(struct sandbox *sb, JSValueConst fn, double delay, int repeat);
+void sb_timer_clear(struct sandbox *sb, uint64_t id);
+JSValue sb_fetch(struct sandbox *sb, JSValueConst request);
+
+#endif

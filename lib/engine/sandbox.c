@@ -1,0 +1,346 @@
+/* A sandbox: one fresh QuickJS runtime and context, the web globals, the
+ * module map, and the bridge to its host.
+ *
+ * Everything is created per sandbox — runtime, context, classes, globals —
+ * so two sandboxes share no object, prototype or global. The context gets
+ * the ECMAScript intrinsics minus `eval` and string-compiled functions (as
+ * in Workers), and no QuickJS std/os modules: all reach to the outside is
+ * the `native` table handed to the built-in JavaScript, whose every entry
+ * goes through `struct engine_host`.
+ *
+ * Limits live here because only the engine can enforce them from inside:
+ * the allocator refuses past the memory limit (and then kills the sandbox,
+ * so running out of memory cannot be caught by sandbox code), and the
+ * interrupt handler stops JavaScript past the CPU deadline the host sets
+ * before each turn, or once the host's watchdog marked the sandbox dead.
+ */
+#include <malloc.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <time.h>
+
+#include "engine/internal.h"
+#include "engine/natives.h"
+
+extern const uint32_t corral_js_web_size;
+extern const uint8_t corral_js_web[];
+extern const uint32_t corral_js_runtime_size;
+extern const uint8_t corral_js_runtime[];
+
+uint64_t engine_thread_cpu_ns(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+/* ---- memory -------------------------------------------------------------- */
+
+#define MALLOC_OVERHEAD 8
+
+static void *sb_malloc(JSMallocState *s, size_t size) {
+    struct sandbox *sb = s->opaque;
+    if (atomic_load_explicit(&sb->killed, memory_order_relaxed)) return NULL;
+    if (s->malloc_size + size > s->malloc_limit) {
+        sb->memory_hit = 1;
+        atomic_store(&sb->killed, SANDBOX_KILL_MEMORY);
+        return NULL;
+    }
+    void *p = malloc(size);
+    if (!p) return NULL;
+    s->malloc_count++;
+    s->malloc_size += malloc_usable_size(p) + MALLOC_OVERHEAD;
+    return p;
+}
+
+static void sb_free_mem(JSMallocState *s, void *p) {
+    if (!p) return;
+    s->malloc_count--;
+    s->malloc_size -= malloc_usable_size(p) + MALLOC_OVERHEAD;
+    free(p);
+}
+
+static void *sb_realloc(JSMallocState *s, void *p, size_t size) {
+    struct sandbox *sb = s->opaque;
+    if (!p) return size ? sb_malloc(s, size) : NULL;
+    if (size == 0) {
+        sb_free_mem(s, p);
+        return NULL;
+    }
+    size_t old = malloc_usable_size(p);
+    if (size > old) {
+        if (atomic_load_explicit(&sb->killed, memory_order_relaxed)) return NULL;
+        if (s->malloc_size + size - old > s->malloc_limit) {
+            sb->memory_hit = 1;
+            atomic_store(&sb->killed, SANDBOX_KILL_MEMORY);
+            return NULL;
+        }
+    }
+    void *n = realloc(p, size);
+    if (!n) return NULL;
+    s->malloc_size -= old;
+    s->malloc_size += malloc_usable_size(n);
+    return n;
+}
+
+static size_t sb_usable(const void *p) { return malloc_usable_size((void *)p); }
+
+static const JSMallocFunctions sb_mf = {sb_malloc, sb_free_mem, sb_realloc, sb_usable};
+
+static int sb_interrupt(JSRuntime *rt, void *opaque) {
+    struct sandbox *sb = opaque;
+    if (atomic_load_explicit(&sb->killed, memory_order_relaxed)) return 1;
+    uint64_t deadline = atomic_load_explicit(&sb->cpu_deadline_ns, memory_order_relaxed);
+    if (deadline && engine_thread_cpu_ns() > deadline) {
+        atomic_store(&sb->killed, SANDBOX_KILL_CPU);
+        return 1;
+    }
+    return 0;
+}
+
+void sandbox_set_cpu_deadline(struct sandbox *sb, uint64_t deadline_ns) {
+    atomic_store(&sb->cpu_deadline_ns, deadline_ns);
+}
+
+enum sandbox_kill sandbox_killed(const struct sandbox *sb) {
+    return (enum sandbox_kill)atomic_load(&((struct sandbox *)sb)->killed);
+}
+
+void sandbox_kill(struct sandbox *sb, enum sandbox_kill why) {
+    int expected = SANDBOX_KILL_NONE;
+    atomic_compare_exchange_strong(&sb->killed, &expected, (int)why);
+}
+
+size_t sandbox_memory_used(const struct sandbox *sb) {
+    JSMemoryUsage u;
+    JS_ComputeMemoryUsage(sb->rt, &u);
+    return (size_t)u.malloc_size;
+}
+
+void *sandbox_host_data(const struct sandbox *sb) { return sb->host_data; }
+const char *sandbox_worker_id(const struct sandbox *sb) { return sb->worker_id; }
+uint64_t sandbox_current_invocation(const struct sandbox *sb) { return sb->current_invocation; }
+
+/* ---- unhandled rejections ------------------------------------------------ */
+
+static void rejection_tracker(JSContext *ctx, JSValueConst promise, JSValueConst reason,
+                              JS_BOOL is_handled, void *opaque) {
+    struct sandbox *sb = opaque;
+    if (!is_handled) {
+        if (sb->rejection_count == sb->rejection_cap) {
+            size_t ncap = sb->rejection_cap ? sb->rejection_cap * 2 : 4;
+            JSValue *n = realloc(sb->rejections, ncap * sizeof *n);
+            if (!n) return;
+            sb->rejections = n;
+            sb->rejection_cap = ncap;
+        }
+        sb->rejections[sb->rejection_count++] = JS_DupValue(ctx, promise);
+        return;
+    }
+    for (size_t i = 0; i < sb->rejection_count; i++) {
+        if (JS_VALUE_GET_PTR(sb->rejections[i]) == JS_VALUE_GET_PTR(promise)) {
+            JS_FreeValue(ctx, sb->rejections[i]);
+            sb->rejections[i] = sb->rejections[--sb->rejection_count];
+            return;
+        }
+    }
+}
+
+/* Text for an error value: its stack if it has one, else String(v). */
+char *sb_describe(struct sandbox *sb, JSValueConst v) {
+    JSContext *ctx = sb->ctx;
+    JSValue f = JS_GetPropertyStr(ctx, sb->api, "describeError");
+    JSValue s = JS_Call(ctx, f, JS_UNDEFINED, 1, &v);
+    JS_FreeValue(ctx, f);
+    if (JS_IsException(s)) {
+        JS_FreeValue(ctx, JS_GetException(ctx));
+        return strdup("(an error that could not be described)");
+    }
+    const char *c = JS_ToCString(ctx, s);
+    char *out = strdup(c ? c : "");
+    JS_FreeCString(ctx, c);
+    JS_FreeValue(ctx, s);
+    return out;
+}
+
+static void report_rejections(struct sandbox *sb) {
+    while (sb->rejection_count > 0) {
+        JSValue p = sb->rejections[--sb->rejection_count];
+        JSValue reason = JS_PromiseResult(sb->ctx, p);
+        char *text = sb_describe(sb, reason);
+        JS_FreeValue(sb->ctx, reason);
+        JS_FreeValue(sb->ctx, p);
+        if (text) sb->host->unhandled_rejection(sb->host_data, sb, text);
+        free(text);
+    }
+}
+
+int sandbox_run_jobs(struct sandbox *sb) {
+    JSContext *ctx1;
+    for (;;) {
+        if (sandbox_killed(sb)) return -1;
+        int r = JS_ExecutePendingJob(sb->rt, &ctx1);
+        if (r == 0) break;
+        if (r < 0) {
+            /* A job threw outside any promise (only an uncatchable error
+             * does that): the sandbox is being stopped. */
+            JS_FreeValue(sb->ctx, JS_GetException(sb->ctx));
+            if (sandbox_killed(sb)) return -1;
+        }
+    }
+    report_rejections(sb);
+    return sandbox_killed(sb) ? -1 : 0;
+}
+
+/* ---- creation ------------------------------------------------------------ */
+
+static JSValue eval_builtin(JSContext *ctx, const uint8_t *bc, uint32_t len) {
+    JSValue obj = JS_ReadObject(ctx, bc, len, JS_READ_OBJ_BYTECODE);
+    if (JS_IsException(obj)) return obj;
+    return JS_EvalFunction(ctx, obj);
+}
+
+static JSValue take_global(JSContext *ctx, const char *name) {
+    JSValue g = JS_GetGlobalObject(ctx);
+    JSValue v = JS_GetPropertyStr(ctx, g, name);
+    JSAtom a = JS_NewAtom(ctx, name);
+    JS_DeleteProperty(ctx, g, a, 0);
+    JS_FreeAtom(ctx, a);
+    JS_FreeValue(ctx, g);
+    return v;
+}
+
+struct sandbox *sandbox_new(const struct sandbox_config *cfg, corral_error *err) {
+    struct sandbox *sb = calloc(1, sizeof *sb);
+    if (!sb) {
+        corral_error_set(err, CORRAL_ENOMEM, "Error", "Out of memory creating a sandbox.");
+        return NULL;
+    }
+    sb->host = cfg->host;
+    sb->host_data = cfg->host_data;
+    sb->arg_bytes = cfg->arg_bytes;
+    sb->result_bytes = cfg->result_bytes;
+    sb->memory_limit = cfg->memory_bytes;
+    sb->has_loader_binding = cfg->has_loader_binding;
+    sb->worker_id = strdup(cfg->worker_id ? cfg->worker_id : "worker");
+    sb->api = sb->env = sb->ns = sb->start_error = sb->start_promise = JS_UNDEFINED;
+    sb->next_call_id = 1;
+    sb->next_timer_id = 1;
+
+    sb->rt = JS_NewRuntime2(&sb_mf, sb);
+    if (!sb->rt || !sb->worker_id) goto nomem;
+    JS_SetMemoryLimit(sb->rt, cfg->memory_bytes ? cfg->memory_bytes : (size_t)-1);
+    JS_SetMaxStackSize(sb->rt, cfg->stack_bytes);
+    JS_SetInterruptHandler(sb->rt, sb_interrupt, sb);
+    JS_SetHostPromiseRejectionTracker(sb->rt, rejection_tracker, sb);
+    JS_SetCanBlock(sb->rt, 0);
+    sb_register_classes(sb->rt);
+    sb_setup_modules(sb);
+
+    sb->ctx = JS_NewContextRaw(sb->rt);
+    if (!sb->ctx) goto nomem;
+    JSContext *ctx = sb->ctx;
+    JS_SetContextOpaque(ctx, sb);
+    JS_AddIntrinsicBaseObjects(ctx);
+    JS_AddIntrinsicDate(ctx);
+    /* The compiler must be present for corral to compile modules; the
+     * runtime's JavaScript then removes every way for user code to reach it
+     * from strings (eval, the Function constructors), as Workers does. */
+    JS_AddIntrinsicEval(ctx);
+    JS_AddIntrinsicStringNormalize(ctx);
+    JS_AddIntrinsicRegExpCompiler(ctx);
+    JS_AddIntrinsicRegExp(ctx);
+    JS_AddIntrinsicJSON(ctx);
+    JS_AddIntrinsicProxy(ctx);
+    JS_AddIntrinsicMapSet(ctx);
+    JS_AddIntrinsicTypedArrays(ctx);
+    JS_AddIntrinsicPromise(ctx);
+    JS_AddIntrinsicWeakRef(ctx);
+    sb_init_class_ids(ctx);
+
+    JSValue native = sb_make_natives(sb);
+    if (JS_IsException(native)) goto js_fail;
+    JSValue r = eval_builtin(ctx, corral_js_web, corral_js_web_size);
+    if (JS_IsException(r)) {
+        JS_FreeValue(ctx, native);
+        goto js_fail;
+    }
+    JS_FreeValue(ctx, r);
+    JSValue install = take_global(ctx, "__corralInstallWeb");
+    r = JS_Call(ctx, install, JS_UNDEFINED, 1, (JSValueConst *)&native);
+    JS_FreeValue(ctx, install);
+    if (JS_IsException(r)) {
+        JS_FreeValue(ctx, native);
+        goto js_fail;
+    }
+    JS_FreeValue(ctx, r);
+    r = eval_builtin(ctx, corral_js_runtime, corral_js_runtime_size);
+    if (JS_IsException(r)) {
+        JS_FreeValue(ctx, native);
+        goto js_fail;
+    }
+    JS_FreeValue(ctx, r);
+    install = take_global(ctx, "__corralInstallRuntime");
+    sb->api = JS_Call(ctx, install, JS_UNDEFINED, 1, (JSValueConst *)&native);
+    JS_FreeValue(ctx, install);
+    JS_FreeValue(ctx, native);
+    if (JS_IsException(sb->api)) goto js_fail;
+    return sb;
+
+js_fail : {
+    JSValue e = JS_GetException(sb->ctx);
+    const char *m = JS_ToCString(sb->ctx, e);
+    JSValue st = JS_GetPropertyStr(sb->ctx, e, "stack");
+    const char *s = JS_ToCString(sb->ctx, st);
+    corral_error_set(err, CORRAL_EINVAL, "Error", "The sandbox could not be initialised: %s %s",
+                     m ? m : "", s ? s : "");
+    JS_FreeCString(sb->ctx, m);
+    JS_FreeCString(sb->ctx, s);
+    JS_FreeValue(sb->ctx, st);
+    JS_FreeValue(sb->ctx, e);
+    sandbox_free(sb);
+    return NULL;
+}
+nomem:
+    corral_error_set(err, CORRAL_ENOMEM, "MemoryLimitError",
+                     "A sandbox could not be created within the memory limit of %llu bytes.",
+                     (unsigned long long)cfg->memory_bytes);
+    sandbox_free(sb);
+    return NULL;
+}
+
+void sandbox_free(struct sandbox *sb) {
+    if (!sb) return;
+    sb->closing = 1;
+    if (sb->ctx) {
+        JSContext *ctx = sb->ctx;
+        for (size_t i = 0; i < sb->export_count; i++) {
+            struct sb_export *e = &sb->exports[i];
+            if (e->kind == SB_EXPORT_OBJECT) JS_FreeValue(ctx, e->obj);
+            if (e->kind == SB_EXPORT_ENTRYPOINT) JS_FreeValue(ctx, e->props);
+            free(e->name);
+        }
+        for (size_t i = 0; i < sb->pending_cap; i++) {
+            if (!sb->pending[i].id) continue;
+            JS_FreeValue(ctx, sb->pending[i].resolve);
+            JS_FreeValue(ctx, sb->pending[i].reject);
+        }
+        for (size_t i = 0; i < sb->timer_count; i++) JS_FreeValue(ctx, sb->timers[i].fn);
+        for (size_t i = 0; i < sb->rejection_count; i++) JS_FreeValue(ctx, sb->rejections[i]);
+        sb_free_modules(sb);
+        JS_FreeValue(ctx, sb->api);
+        JS_FreeValue(ctx, sb->env);
+        JS_FreeValue(ctx, sb->ns);
+        JS_FreeValue(ctx, sb->start_error);
+        JS_FreeValue(ctx, sb->start_promise);
+        JS_FreeContext(ctx);
+    }
+    if (sb->rt) JS_FreeRuntime(sb->rt);
+    free(sb->exports);
+    free(sb->pending);
+    free(sb->timers);
+    free(sb->rejections);
+    free(sb->worker_id);
+    free(sb);
+}

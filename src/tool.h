@@ -1,0 +1,7 @@
+/* Subcommands of the corral tool. */
+#ifndef CORRAL_TOOL_H
+#define CORRAL_TOOL_H
+
+int tool_run(int argc, char **argv);
+
+#endif
