@@ -50,7 +50,7 @@ for js in $(find tests/js -name '*.js' | sort); do
     status=$?
     if grep -q '^--- stderr$' "$exp"; then
         sed '/^--- stderr$/,$d' "$exp" > "$TMP/want_out"
-        sed '1,/^--- stderr$/d' "$exp" > "$TMP/want_err"
+        sed '0,/^--- stderr$/d' "$exp" > "$TMP/want_err"
         cp "$TMP/stderr" "$TMP/got_err"
     else
         cp "$exp" "$TMP/want_out"

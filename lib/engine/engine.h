@@ -67,6 +67,8 @@ struct engine_host {
     /* ctx.waitUntil(): one more (+1) or one fewer (-1) promise the
      * invocation must wait for. */
     void (*wait_until)(void *host, struct sandbox *sb, uint64_t invocation, int delta);
+    /* The WIRE_CAP_F_* flags of an import (callable, not transferable). */
+    uint8_t (*import_flags)(void *host, struct sandbox *sb, uint64_t index);
     /* A rejection nobody handled by the end of a turn. */
     void (*unhandled_rejection)(void *host, struct sandbox *sb, const char *text);
 };

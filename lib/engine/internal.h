@@ -78,6 +78,11 @@ struct sandbox {
     JSValue cjs_cache;          /* module name -> module.exports */
     char today[11];
     double start_mono_ms;
+    /* Answers wait here until the job queue has drained, so rejections
+     * left unhandled by the turn are reported before the call completes. */
+    struct sb_answer { uint64_t id; int ok; uint8_t *payload; size_t len; struct wire_cap *caps;
+                       size_t cap_count; } *answers;
+    size_t answer_count, answer_cap;
     corral_limits limits;
     uint64_t memory_limit;
 };

@@ -18,6 +18,7 @@ void sb_setup_modules(struct sandbox *sb);
 void sb_free_modules(struct sandbox *sb);
 
 /* rpc.c */
+void sb_flush_answers(struct sandbox *sb);
 JSValue sb_timer_set(struct sandbox *sb, JSValueConst fn, double delay, int repeat);
 void sb_timer_clear(struct sandbox *sb, uint64_t id);
 JSValue sb_fetch(struct sandbox *sb, JSValueConst request);

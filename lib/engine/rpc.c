@@ -60,7 +60,21 @@ JSValue sb_rpc_call(struct sandbox *sb, uint64_t target, const char *method, int
     uint8_t *payload =
         sb_encode(sb, args, sb->arg_bytes, "ArgumentSizeLimitError", &len, &caps, &ncaps);
     JS_FreeValue(ctx, args);
-    if (!payload) return JS_EXCEPTION;
+    if (!payload) {
+        /* Calls are asynchronous: a value that cannot cross rejects the
+         * returned promise rather than throwing at the call site. */
+        JSValue err = JS_GetException(ctx);
+        JSValue funcs[2];
+        JSValue p = JS_NewPromiseCapability(ctx, funcs);
+        if (!JS_IsException(p)) {
+            JSValue r = JS_Call(ctx, funcs[1], JS_UNDEFINED, 1, (JSValueConst *)&err);
+            JS_FreeValue(ctx, r);
+            JS_FreeValue(ctx, funcs[0]);
+            JS_FreeValue(ctx, funcs[1]);
+        }
+        JS_FreeValue(ctx, err);
+        return p;
+    }
     uint64_t id;
     JSValue promise = new_pending(sb, &id, 0);
     if (!JS_IsException(promise)) {
@@ -97,11 +111,33 @@ static void send_answer(struct sandbox *sb, uint64_t id, int ok, JSValueConst v)
             ncaps = 0;
         }
     }
-    struct wire_msg m = {.kind = ok ? WIRE_MSG_RETURN : WIRE_MSG_THROW, .id = id, .caps = caps,
-                         .cap_count = ncaps, .payload = payload, .payload_len = len};
-    sb->host->send(sb->host_data, sb, &m);
-    free(payload);
-    free(caps);
+    if (sb->answer_count == sb->answer_cap) {
+        size_t ncap = sb->answer_cap ? sb->answer_cap * 2 : 4;
+        struct sb_answer *n = realloc(sb->answers, ncap * sizeof *n);
+        if (!n) {
+            free(payload);
+            free(caps);
+            return;
+        }
+        sb->answers = n;
+        sb->answer_cap = ncap;
+    }
+    sb->answers[sb->answer_count++] =
+        (struct sb_answer){.id = id, .ok = ok, .payload = payload, .len = len, .caps = caps,
+                           .cap_count = ncaps};
+}
+
+void sb_flush_answers(struct sandbox *sb) {
+    for (size_t i = 0; i < sb->answer_count; i++) {
+        struct sb_answer *a = &sb->answers[i];
+        struct wire_msg m = {.kind = a->ok ? WIRE_MSG_RETURN : WIRE_MSG_THROW, .id = a->id,
+                             .caps = a->caps, .cap_count = a->cap_count, .payload = a->payload,
+                             .payload_len = a->len};
+        if (!sb->closing) sb->host->send(sb->host_data, sb, &m);
+        free(a->payload);
+        free(a->caps);
+    }
+    sb->answer_count = 0;
 }
 
 static JSValue on_settled(JSContext *ctx, JSValueConst this_val, int argc, JSValueConst *argv,

@@ -9,10 +9,11 @@
  * goes through `struct engine_host`.
  *
  * Limits live here because only the engine can enforce them from inside:
- * the allocator refuses past the memory limit (and then kills the sandbox,
- * so running out of memory cannot be caught by sandbox code), and the
- * interrupt handler stops JavaScript past the CPU deadline the host sets
- * before each turn, or once the host's watchdog marked the sandbox dead.
+ * the allocator refuses past the memory limit (and then marks the sandbox
+ * killed, so running out of memory cannot be caught by sandbox code), and
+ * the interrupt handler stops JavaScript past the CPU deadline the host
+ * sets before each turn. Allocation keeps working after a CPU kill: QuickJS
+ * needs a little memory to raise its own "interrupted" error.
  */
 #include <malloc.h>
 #include <stdio.h>
@@ -41,7 +42,6 @@ uint64_t engine_thread_cpu_ns(void) {
 
 static void *sb_malloc(JSMallocState *s, size_t size) {
     struct sandbox *sb = s->opaque;
-    if (atomic_load_explicit(&sb->killed, memory_order_relaxed)) return NULL;
     if (s->malloc_size + size > s->malloc_limit) {
         sb->memory_hit = 1;
         atomic_store(&sb->killed, SANDBOX_KILL_MEMORY);
@@ -70,7 +70,6 @@ static void *sb_realloc(JSMallocState *s, void *p, size_t size) {
     }
     size_t old = malloc_usable_size(p);
     if (size > old) {
-        if (atomic_load_explicit(&sb->killed, memory_order_relaxed)) return NULL;
         if (s->malloc_size + size - old > s->malloc_limit) {
             sb->memory_hit = 1;
             atomic_store(&sb->killed, SANDBOX_KILL_MEMORY);
@@ -190,6 +189,7 @@ int sandbox_run_jobs(struct sandbox *sb) {
         }
     }
     report_rejections(sb);
+    if (!sandbox_killed(sb)) sb_flush_answers(sb);
     return sandbox_killed(sb) ? -1 : 0;
 }
 
@@ -223,6 +223,8 @@ struct sandbox *sandbox_new(const struct sandbox_config *cfg, corral_error *err)
     sb->result_bytes = cfg->result_bytes;
     sb->memory_limit = cfg->memory_bytes;
     sb->has_loader_binding = cfg->has_loader_binding;
+    sb->limits = cfg->limits;
+    snprintf(sb->today, sizeof sb->today, "%s", cfg->today ? cfg->today : "2999-12-31");
     sb->worker_id = strdup(cfg->worker_id ? cfg->worker_id : "worker");
     sb->api = sb->env = sb->ns = sb->start_error = sb->start_promise = JS_UNDEFINED;
     sb->next_call_id = 1;
@@ -328,6 +330,9 @@ void sandbox_free(struct sandbox *sb) {
         }
         for (size_t i = 0; i < sb->timer_count; i++) JS_FreeValue(ctx, sb->timers[i].fn);
         for (size_t i = 0; i < sb->rejection_count; i++) JS_FreeValue(ctx, sb->rejections[i]);
+        sb->closing = 1;
+        sb_flush_answers(sb);
+        free(sb->answers);
         sb_free_modules(sb);
         JS_FreeValue(ctx, sb->api);
         JS_FreeValue(ctx, sb->env);

@@ -392,6 +392,10 @@ static int enc_error(struct enc *e, JSValueConst v) {
     JS_FreeValue(e->ctx, message);
     JS_FreeValue(e->ctx, stack);
     if (r < 0) return r;
+    /* The props object after an error takes a back-reference number of
+     * its own (docs/wire-format.md); nothing refers to it, but the count
+     * must match the decoder's. */
+    e->next_index++;
     static const char *const skip[] = {"name", "message", "stack", NULL};
     return enc_props(e, v, skip);
 }
@@ -761,7 +765,7 @@ static int v_object_begin(void *ud, uint64_t n) {
         /* The extra-props object of an error: props go onto the error itself. */
         struct frame *f = &d->stack[d->depth - 1];
         f->kind = F_ERROR_PROPS;
-        return 0;
+        return remember(d, f->obj);
     }
     JSValue o = JS_NewObject(d->ctx);
     return JS_IsException(o) ? -1 : push(d, F_OBJECT, o);
@@ -844,7 +848,8 @@ static int v_backref(void *ud, uint64_t index) {
 static int v_stub(void *ud, uint64_t cap) {
     struct dec *d = ud;
     if (cap >= d->cap_count) return -1;
-    JSValue s = sb_new_stub(d->sb, d->caps[cap], 0);
+    uint8_t flags = d->sb->host->import_flags(d->sb->host_data, d->sb, d->caps[cap]);
+    JSValue s = sb_new_stub(d->sb, d->caps[cap], flags);
     return JS_IsException(s) ? -1 : place(d, s);
 }
 

@@ -1507,6 +1507,11 @@ static void h_wait_until(void *host, struct sandbox *sb, uint64_t invocation, in
     if (inv->wait_until <= 0 && inv->answered) inv_finish(w->l, inv);
 }
 
+static uint8_t h_import_flags(void *host, struct sandbox *sb, uint64_t index) {
+    struct cref *c = import_get(host, index);
+    return c ? c->flags : 0;
+}
+
 static void h_unhandled(void *host, struct sandbox *sb, const char *text) {
     struct worker *w = host;
     struct invocation *inv = inv_find(w->l, sandbox_current_invocation(sb));
@@ -1562,7 +1567,7 @@ corral_loader *corral_loader_new(const corral_options *opts, corral_error *err) 
         .send = h_send, .load = h_load, .get = h_get, .provide = h_provide,
         .entrypoint = h_entrypoint, .log = h_log, .timer_set = h_timer_set,
         .timer_clear = h_timer_clear, .fetch = h_fetch, .wait_until = h_wait_until,
-        .unhandled_rejection = h_unhandled};
+        .unhandled_rejection = h_unhandled, .import_flags = h_import_flags};
     return l;
 }
 

@@ -1,0 +1,1 @@
+BENCH_SRCS += bench/bench_loader.c

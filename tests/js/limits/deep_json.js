@@ -1,0 +1,1 @@
+export default { fetch() { const s = "[".repeat(100000) + "1" + "]".repeat(100000); try { JSON.parse(s); return new Response("parsed"); } catch (e) { return new Response(e.name + ": " + e.message); } } };
