@@ -148,7 +148,8 @@ install: all
 	install -m 644 $(STATIC_LIB) $(DESTDIR)$(PREFIX)/lib/
 	install -m 755 $(SHARED_LIB) $(DESTDIR)$(PREFIX)/lib/libcorral.so.0
 	ln -sf libcorral.so.0 $(DESTDIR)$(PREFIX)/lib/libcorral.so
-	install -m 644 $(B)/corral.pc $(DESTDIR)$(PREFIX)/lib/pkgconfig/
+	sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@LIBS@|$(PKG_LIBS) -lm -lpthread -ldl|g' corral.pc.in \
+	  > $(DESTDIR)$(PREFIX)/lib/pkgconfig/corral.pc
 	install -m 755 $(CORRAL) $(DESTDIR)$(PREFIX)/bin/
 
 clean:

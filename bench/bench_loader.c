@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 /* ------------------------------------------------------------------------ */
@@ -120,6 +121,50 @@ static char *fmt(char *buf, size_t n, const char *f, double v) {
     return buf;
 }
 
+/* Runs fn(arg) in a forked child and copies the rows and problems it adds
+ * back. Memory is measured this way: in one process, memory that glibc keeps
+ * after an earlier test freed its sandboxes would be reused by the next test
+ * and hide its growth. The children are forked before any sandbox exists. */
+static void run_isolated(void (*fn)(void *), void *arg, void *out, size_t out_len) {
+    int fd[2];
+    if (pipe(fd) < 0) die("pipe: %s", strerror(errno));
+    fflush(stdout);
+    fflush(stderr);
+    pid_t pid = fork();
+    if (pid < 0) die("fork: %s", strerror(errno));
+    if (pid == 0) {
+        close(fd[0]);
+        size_t before = g_nrows;
+        fn(arg);
+        size_t added = g_nrows - before;
+        if (write(fd[1], &added, sizeof added) < 0 ||
+            write(fd[1], &g_rows[before], added * sizeof g_rows[0]) < 0 ||
+            write(fd[1], g_problems, sizeof g_problems) < 0 ||
+            (out_len && write(fd[1], out, out_len) < 0))
+            _exit(2);
+        _exit(0);
+    }
+    close(fd[1]);
+    FILE *f = fdopen(fd[0], "r");
+    size_t added = 0;
+    static char probs[sizeof g_problems];
+    int ok = fread(&added, sizeof added, 1, f) == 1 && g_nrows + added <= MAX_ROWS &&
+             fread(&g_rows[g_nrows], sizeof g_rows[0], added, f) == added &&
+             fread(probs, sizeof probs, 1, f) == 1 && (!out_len || fread(out, out_len, 1, f) == 1);
+    fclose(f);
+    int st = 0;
+    waitpid(pid, &st, 0);
+    if (!ok || !WIFEXITED(st) || WEXITSTATUS(st) != 0) {
+        problem("an isolated benchmark child failed (wait status %d)%s", st,
+                WIFSIGNALED(st) ? " — killed by a signal (crash?)" : "");
+        return;
+    }
+    g_nrows += added;
+    /* The child's problem list started as a copy of ours: keep its tail. */
+    size_t have = strlen(g_problems);
+    if (strlen(probs) > have) problem("%s", probs + have), g_problems[strlen(g_problems) - 1] = 0;
+}
+
 /* ------------------------------------------------------------------------ */
 /* Workers and calls                                                        */
 /* ------------------------------------------------------------------------ */
@@ -192,6 +237,25 @@ static int check_done(const struct done *d, const char *expect, const char *what
     return 0;
 }
 
+/* Runs ready work without blocking. corral_loader_run() is not used: after
+ * an invocation ends, its wall-time timer stays armed (and counted as
+ * pending) for limits.wall_ms, so run() would block ~60 s per call — see
+ * docs/benchmarks.md, "Problems found". */
+static void drain(corral_loader *l) {
+    for (int i = 0; i < 4; i++) corral_loader_step(l, 0);
+}
+
+/* Steps until ds[0..n) have all completed, or ~10 s pass. */
+static void drive_until_done(corral_loader *l, const struct done *ds, size_t n) {
+    uint64_t limit = now_ns() + 10000000000ull;
+    size_t k = 0;
+    while (now_ns() < limit) {
+        while (k < n && ds[k].called) k++;
+        if (k == n) return;
+        corral_loader_step(l, 10);
+    }
+}
+
 static corral_loader *new_loader(size_t max_sandboxes) {
     corral_options o;
     corral_options_default(&o);
@@ -217,7 +281,8 @@ static uint64_t cold_once(corral_loader *l, const corral_code *code, int *bad) {
     memset(&d, 0, sizeof d);
     int rc = corral_invoke(w, NULL, "ping", "[41]", on_done, &d);
     if (rc < 0) die("corral_invoke(ping) returned %d", rc);
-    corral_loader_run(l);
+    while (!d.called && corral_loader_step(l, -1) >= 0) {
+    }
     corral_worker_release(w);
     uint64_t t = now_ns() - t0;
     if (d.called != 1 || d.outcome != CORRAL_OUTCOME_OK || strcmp(d.value, "42") != 0) {
@@ -321,7 +386,7 @@ static void bench_idle_memory(int n) {
         ((double)rss1 - (double)rss0) / 1048576.0, n, st.live_sandboxes, (double)el / 1e6);
 
     for (int i = 0; i < n; i++) corral_worker_release(ws[i]);
-    corral_loader_run(l);
+    drain(l);
     corral_loader_stats(l, &st);
     size_t rss2 = rss_bytes();
     fprintf(stderr, "idle: after release live=%zu rss %+.1f MB vs baseline\n", st.live_sandboxes,
@@ -393,7 +458,7 @@ static void bench_capability(int n, int reps) {
     corral_worker_release(w);
     corral_code_free(code);
     corral_capability_release(cap);
-    corral_loader_run(l);
+    drain(l);
     corral_loader_free(l);
 }
 
@@ -457,7 +522,7 @@ static void bench_cached_get(int iters) {
         fmt(b, sizeof b, "%.1f µs", pct_us(t, (size_t)iters, 99)), "—",
         "for reference: the call alone, without `corral_get`/release", iters);
     free(t);
-    corral_loader_run(l);
+    drain(l);
     corral_loader_free(l);
 }
 
@@ -558,7 +623,7 @@ static void bench_capacity(size_t n, struct cap_result *cr) {
     /* Complete every held call, then drain. */
     size_t held = g_nheld;
     for (size_t k = 0; k < held; k++) corral_call_return_json(g_held[k], "41", 2);
-    corral_loader_run(l);
+    drive_until_done(l, ds, i);
     for (size_t k = 0; k < i; k++)
         if (ds[k].called == 1 && ds[k].outcome == CORRAL_OUTCOME_OK && !strcmp(ds[k].value, "42"))
             cr->completed_ok++;
@@ -568,7 +633,7 @@ static void bench_capacity(size_t n, struct cap_result *cr) {
                 n, cr->completed_ok, i, "see stderr");
     for (size_t k = 0; k <= n; k++)
         if (ws[k]) corral_worker_release(ws[k]);
-    corral_loader_run(l);
+    drain(l);
     corral_loader_stats(l, &st);
     cr->live_after = st.live_sandboxes;
     if (st.live_sandboxes)

@@ -772,11 +772,6 @@ static int worker_set_code(struct worker *w, struct workercode *code, struct wor
         if (!w->env_caps) return -1;
         w->env_cap_count = code->env_cap_count;
     }
-    if (!creator && code->binding_count) {
-        /* Host code: env = [object with JSON env + bindings, null]. */
-        w->env_caps = calloc(code->binding_count, sizeof *w->env_caps);
-        if (!w->env_caps) return -1;
-    }
     if (code->outbound == WC_OUTBOUND_STUB) {
         /* The outbound stub is the last value in the [env, outbound] pair;
          * its cap is the last the encoder added. */
