@@ -162,7 +162,8 @@ static void run_isolated(void (*fn)(void *), void *arg, void *out, size_t out_le
     g_nrows += added;
     /* The child's problem list started as a copy of ours: keep its tail. */
     size_t have = strlen(g_problems);
-    if (strlen(probs) > have) problem("%s", probs + have), g_problems[strlen(g_problems) - 1] = 0;
+    if (strlen(probs) > have)
+        strncat(g_problems, probs + have, sizeof g_problems - have - 1);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -553,6 +554,7 @@ struct cap_result {
     char refusal[1200];
     int completed_ok;
     size_t live_after;
+    size_t hwm;          /* the child's VmHWM after the run */
 };
 
 static void bench_capacity(size_t n, struct cap_result *cr) {
@@ -636,6 +638,7 @@ static void bench_capacity(size_t n, struct cap_result *cr) {
     drain(l);
     corral_loader_stats(l, &st);
     cr->live_after = st.live_sandboxes;
+    cr->hwm = proc_kb("/proc/self/status", "VmHWM");
     if (st.live_sandboxes)
         problem("capacity %zu: %zu sandboxes still live after release", n, st.live_sandboxes);
     corral_code_free(code);
@@ -646,17 +649,42 @@ static void bench_capacity(size_t n, struct cap_result *cr) {
 }
 
 static void report_capacity(size_t n, const struct cap_result *cr, size_t memtotal) {
+    if (!cr->live) return;
     char what[160], a[48];
     snprintf(what, sizeof what, "6. capacity at max_sandboxes = %zu, each awaiting a held capability call", n);
     double extrap = cr->rss_per > 0 ? (double)memtotal / cr->rss_per : 0;
     row(what, fmt(a, sizeof a, "%.1f KB/sandbox", cr->rss_per / 1024.0), "—", "≥ 50,000 live on 24 GB",
-        "%zu live (real), built in %.0f ms; #%zu %s: %s; all %d held calls then answered → ok. "
-        "Extrapolation from RSS (not measured): MemTotal / per-sandbox ≈ %.0f live",
-        cr->live, cr->build_ms, n + 1, cr->refused ? "refused" : "NOT refused", cr->refusal,
-        cr->completed_ok, extrap);
+        "%zu live (measured), built in %.0f ms; process peak RSS (VmHWM) %.0f MB; #%zu %s: %s; "
+        "then all %d held calls answered → ok, %zu live after release. "
+        "**Extrapolation** (not measured): MemTotal %.1f GiB / %.1f KB ≈ %.0f live sandboxes",
+        cr->live, cr->build_ms, (double)cr->hwm / 1048576.0, n + 1,
+        cr->refused ? "refused" : "NOT refused", cr->refusal, cr->completed_ok, cr->live_after,
+        (double)memtotal / 1073741824.0, cr->rss_per / 1024.0, extrap);
 }
 
 /* ------------------------------------------------------------------------ */
+
+static void idle_child(void *arg) { bench_idle_memory(*(int *)arg); }
+
+struct cap_job {
+    size_t n;
+    size_t memtotal;
+    struct cap_result res;
+};
+
+static void capacity_child(void *arg) {
+    struct cap_job *j = arg;
+    bench_capacity(j->n, &j->res);
+    report_capacity(j->n, &j->res, j->memtotal);
+}
+
+/* Rows sort by their leading item number ("4b" after "4"). */
+static int cmp_row(const void *a, const void *b) {
+    const struct row *x = a, *y = b;
+    long nx = strtol(x->what, NULL, 10), ny = strtol(y->what, NULL, 10);
+    if (nx != ny) return nx < ny ? -1 : 1;
+    return strcmp(x->what, y->what);
+}
 
 static void print_header(void) {
     char model[256] = "unknown";
@@ -700,44 +728,47 @@ int main(int argc, char **argv) {
     uint64_t start = now_ns();
     print_header();
 
-    fprintf(stderr, "[1/5] cold load + invoke ...\n");
-    bench_cold(quick ? 200 : 2000, quick ? 0.3 : 2.0);
-    fprintf(stderr, "[2/5] idle memory ...\n");
-    bench_idle_memory(1000);
-    fprintf(stderr, "[3/5] capability round trip ...\n");
-    bench_capability(10000, quick ? 3 : 15);
-    fprintf(stderr, "[4/5] cached get ...\n");
-    bench_cached_get(quick ? 500 : 5000);
-    fprintf(stderr, "[5/5] capacity 2000 ...\n");
     size_t memtotal = proc_kb("/proc/meminfo", "MemTotal");
-    struct cap_result cr;
-    bench_capacity(2000, &cr);
-    report_capacity(2000, &cr, memtotal);
-    size_t peak_small = proc_kb("/proc/self/status", "VmHWM");
+
+    /* Memory first, each in its own child forked from a clean process. */
+    fprintf(stderr, "[2] idle memory (1000 sandboxes) ...\n");
+    int idle_n = 1000;
+    run_isolated(idle_child, &idle_n, NULL, 0);
+    fprintf(stderr, "[6] capacity 2000 ...\n");
+    struct cap_job job = {2000, memtotal, {0}};
+    run_isolated(capacity_child, &job, &job.res, sizeof job.res);
+    size_t small_hwm = job.res.hwm;
+    double per = job.res.rss_per;
 
     /* 20,000 only if it fits comfortably in what is free now. */
     size_t avail = proc_kb("/proc/meminfo", "MemAvailable");
-    double need = cr.rss_per * 20000.0;
-    if (big && !quick && cr.rss_per > 0 && need < (double)avail / 3) {
-        fprintf(stderr, "[5b] capacity 20000 (needs ~%.0f MB) ...\n", need / 1048576.0);
-        struct cap_result cb;
-        bench_capacity(20000, &cb);
-        report_capacity(20000, &cb, memtotal);
+    double need = per * 20000.0;
+    if (big && !quick && per > 0 && need < (double)avail / 3) {
+        fprintf(stderr, "[6b] capacity 20000 (needs ~%.0f MB) ...\n", need / 1048576.0);
+        struct cap_job big_job = {20000, memtotal, {0}};
+        run_isolated(capacity_child, &big_job, &big_job.res, sizeof big_job.res);
     } else if (big && !quick) {
         fprintf(stderr, "skipping 20000: needs ~%.0f MB, MemAvailable %.0f MB\n",
                 need / 1048576.0, (double)avail / 1048576.0);
     }
+
+    fprintf(stderr, "[1,5] cold load + invoke ...\n");
+    bench_cold(quick ? 200 : 2000, quick ? 0.3 : 2.0);
+    fprintf(stderr, "[3] capability round trip ...\n");
+    bench_capability(10000, quick ? 3 : 15);
+    fprintf(stderr, "[4] cached get ...\n");
+    bench_cached_get(quick ? 500 : 5000);
+
+    /* Table in item order. */
+    qsort(g_rows, g_nrows, sizeof g_rows[0], cmp_row);
 
     printf("| measurement | p50 | p99 | target | note |\n");
     printf("|---|---|---|---|---|\n");
     for (size_t i = 0; i < g_nrows; i++)
         printf("| %s | %s | %s | %s | %s |\n", g_rows[i].what, g_rows[i].p50, g_rows[i].p99,
                g_rows[i].target, g_rows[i].note);
-    printf("\nPeak RSS of the process after the 2000-sandbox run (VmHWM): %.1f MB; after all runs: %.1f MB. "
-           "Total bench time %.1f s.\n",
-           (double)peak_small / 1048576.0,
-           (double)proc_kb("/proc/self/status", "VmHWM") / 1048576.0,
-           (double)(now_ns() - start) / 1e9);
+    printf("\nPeak RSS (VmHWM) of the 2000-sandbox child: %.1f MB. Total bench time %.1f s.\n",
+           (double)small_hwm / 1048576.0, (double)(now_ns() - start) / 1e9);
     if (g_problems[0]) printf("\n### Problems observed\n\n%s", g_problems);
     else printf("\nNo wrong results, leaked sandboxes or missing refusals observed.\n");
     return 0;
