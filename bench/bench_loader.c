@@ -2,10 +2,10 @@
  * public API only (include/corral.h). Prints a Markdown table; it never
  * asserts on time. See docs/benchmarks.md.
  *
- *   make bench && build/release/bench/bench_loader [--quick] [--no-big]
+ *   make bench && build/release/bench/bench_loader [--quick] [--big]
  *
  * --quick   fewer iterations (a smoke run, a few seconds)
- * --no-big  skip the 20,000-sandbox capacity run
+ * --big     also run capacity at 20,000 live sandboxes (~7 GB RSS, ~1 min)
  */
 #include <corral.h>
 
@@ -317,6 +317,13 @@ static void bench_cold(int iters, double sustained_s) {
         iters, (double)all / iters / 1000.0, (double)t[iters - 1] / 1000.0,
         ((double)rss1 - (double)rss0) / 1024.0, bad ? " — WRONG RESULTS, see problems" : "");
 
+    int pending = corral_loader_step(l, 0);
+    if (pending > 0)
+        problem("corral_loader_step() reports %d pending operations after %d invocations that "
+                "all completed (nothing is outstanding): each finished invocation's wall-time "
+                "timer stays armed for limits.wall_ms (60 s), so corral_loader_run() blocks "
+                "~60 s after any call, and every step walks all stale timers",
+                pending, iters + 100);
     corral_stats st;
     corral_loader_stats(l, &st);
     if (st.live_sandboxes != 0)
@@ -495,6 +502,16 @@ static void bench_cached_get(int iters) {
         t[i] = now_ns() - t0;
         if (strcmp(d.value, "2") != 0 && !wrong++) check_done(&d, "2", "cached get");
     }
+    /* Median of the first and last tenth, before sorting: drift within the run. */
+    size_t tenth = (size_t)iters / 10 ? (size_t)iters / 10 : 1;
+    uint64_t *head = malloc(sizeof *head * tenth), *tail = malloc(sizeof *tail * tenth);
+    memcpy(head, t, sizeof *head * tenth);
+    memcpy(tail, t + iters - tenth, sizeof *tail * tenth);
+    qsort(head, tenth, sizeof *head, cmp_u64);
+    qsort(tail, tenth, sizeof *tail, cmp_u64);
+    double head_p50 = pct_us(head, tenth, 50), tail_p50 = pct_us(tail, tenth, 50);
+    free(head);
+    free(tail);
     qsort(t, (size_t)iters, sizeof *t, cmp_u64);
     corral_stats st;
     corral_loader_stats(l, &st);
@@ -502,8 +519,10 @@ static void bench_cached_get(int iters) {
     row("4. cached `corral_get(id)` + invoke (ping), stub released each time",
         fmt(a, sizeof a, "%.1f µs", pct_us(t, (size_t)iters, 50)),
         fmt(b, sizeof b, "%.1f µs", pct_us(t, (size_t)iters, 99)), "≤ 20 µs",
-        "%d calls after one warming call; factory called %d time(s); sandboxes created %llu",
-        iters, g_factory_calls, (unsigned long long)st.sandboxes_created);
+        "%d calls after one warming call; factory called %d time(s); sandboxes created %llu; "
+        "p50 of first tenth %.1f µs, of last tenth %.1f µs; loader pending count at end %d",
+        iters, g_factory_calls, (unsigned long long)st.sandboxes_created, head_p50, tail_p50,
+        corral_loader_step(l, 0));
     if (g_factory_calls != 1)
         problem("cached get: factory called %d times for one id (expected 1)", g_factory_calls);
     if (st.sandboxes_created != 1)
@@ -555,6 +574,7 @@ struct cap_result {
     int completed_ok;
     size_t live_after;
     size_t hwm;          /* the child's VmHWM after the run */
+    double step_us;      /* one corral_loader_step(l, 0) with no ready work, at capacity */
 };
 
 static void bench_capacity(size_t n, struct cap_result *cr) {
@@ -592,6 +612,11 @@ static void bench_capacity(size_t n, struct cap_result *cr) {
     corral_loader_stats(l, &st);
     cr->live = st.live_sandboxes;
     cr->rss_per = ((double)rss1 - (double)rss0) / (double)(i ? i : 1);
+
+    /* The cost of a step with nothing ready, with every sandbox holding a call. */
+    uint64_t s0 = now_ns();
+    for (int k = 0; k < 100; k++) corral_loader_step(l, 0);
+    cr->step_us = (double)(now_ns() - s0) / 100 / 1000.0;
 
     /* One past capacity. */
     if (i == n) {
@@ -654,10 +679,12 @@ static void report_capacity(size_t n, const struct cap_result *cr, size_t memtot
     snprintf(what, sizeof what, "6. capacity at max_sandboxes = %zu, each awaiting a held capability call", n);
     double extrap = cr->rss_per > 0 ? (double)memtotal / cr->rss_per : 0;
     row(what, fmt(a, sizeof a, "%.1f KB/sandbox", cr->rss_per / 1024.0), "—", "≥ 50,000 live on 24 GB",
-        "%zu live (measured), built in %.0f ms; process peak RSS (VmHWM) %.0f MB; #%zu %s: %s; "
+        "%zu live (measured), built in %.0f ms (%.2f ms/sandbox); an idle `corral_loader_step(l, 0)` "
+        "at capacity takes %.1f µs; process peak RSS (VmHWM) %.0f MB; #%zu %s: %s; "
         "then all %d held calls answered → ok, %zu live after release. "
         "**Extrapolation** (not measured): MemTotal %.1f GiB / %.1f KB ≈ %.0f live sandboxes",
-        cr->live, cr->build_ms, (double)cr->hwm / 1048576.0, n + 1,
+        cr->live, cr->build_ms, cr->build_ms / (double)cr->live, cr->step_us,
+        (double)cr->hwm / 1048576.0, n + 1,
         cr->refused ? "refused" : "NOT refused", cr->refusal, cr->completed_ok, cr->live_after,
         (double)memtotal / 1073741824.0, cr->rss_per / 1024.0, extrap);
 }
@@ -718,11 +745,11 @@ static void print_header(void) {
 }
 
 int main(int argc, char **argv) {
-    int quick = 0, big = 1;
+    int quick = 0, big = 0;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--quick")) quick = 1;
-        else if (!strcmp(argv[i], "--no-big")) big = 0;
-        else die("usage: %s [--quick] [--no-big]", argv[0]);
+        else if (!strcmp(argv[i], "--big")) big = 1;
+        else die("usage: %s [--quick] [--big]", argv[0]);
     }
     setvbuf(stdout, NULL, _IOLBF, 0);
     uint64_t start = now_ns();
@@ -743,11 +770,11 @@ int main(int argc, char **argv) {
     /* 20,000 only if it fits comfortably in what is free now. */
     size_t avail = proc_kb("/proc/meminfo", "MemAvailable");
     double need = per * 20000.0;
-    if (big && !quick && per > 0 && need < (double)avail / 3) {
+    if (big && per > 0 && need < (double)avail / 3) {
         fprintf(stderr, "[6b] capacity 20000 (needs ~%.0f MB) ...\n", need / 1048576.0);
         struct cap_job big_job = {20000, memtotal, {0}};
         run_isolated(capacity_child, &big_job, &big_job.res, sizeof big_job.res);
-    } else if (big && !quick) {
+    } else if (big) {
         fprintf(stderr, "skipping 20000: needs ~%.0f MB, MemAvailable %.0f MB\n",
                 need / 1048576.0, (double)avail / 1048576.0);
     }
