@@ -95,4 +95,159 @@ struct worker {
     struct worker *next_all;
 };
 
+/* ---- shared between the loader's files ---------------------------------- */
+
+
+struct corral_capability {
+    corral_loader *l;
+    int refs;
+    char *name;
+    struct cap_method { char *name; corral_method_fn fn; void *ud; } *methods;
+    size_t method_count;
+};
+
+struct corral_call {
+    corral_loader *l;
+    uint64_t call_id;               /* router call record */
+    char *method;
+    char *args_json;
+    size_t args_len;
+    char *worker_id;
+    struct corral_call *next;
+};
+
+struct corral_worker {
+    corral_loader *l;
+    struct worker *w;               /* load() or get(NULL): this worker; get(id): resolved per call */
+    char *id;
+    corral_code_factory factory;
+    void *userdata;
+};
+
+
+enum task_kind { T_DELIVER, T_START };
+
+struct task {
+    enum task_kind kind;
+    struct worker *w;
+    uint32_t gen;                   /* T_DELIVER to an OBJECT: the generation it was sent to */
+    uint8_t msg_kind;
+    uint64_t id, target;
+    char *name;
+    uint8_t *payload;
+    size_t payload_len;
+    struct cref **caps;
+    size_t cap_count;
+    struct cref *entry;             /* a CALL on an entrypoint */
+    struct task *next;
+};
+
+/* Where an answer to a routed call goes. */
+struct call_rec {
+    uint64_t id;
+    int to_host;                    /* the host asked (corral_invoke/fetch): invocation id */
+    struct worker *from;            /* a sandbox asked */
+    uint32_t from_gen;
+    uint64_t from_call_id;
+    uint64_t invocation;            /* the caller's invocation, for limits */
+    struct worker *callee;          /* the sandbox answering, if any */
+    int is_fetch;                   /* answer goes to sandbox_fetch_done */
+    struct call_rec *next;
+};
+
+struct timer_ent {
+    double due_ms;
+    uint64_t seq;
+    struct worker *w;               /* NULL: a wall-time limit */
+    uint32_t gen;
+    uint64_t id;                    /* timer id, or invocation id */
+    int dead;
+};
+
+struct corral_loader {
+    corral_options opts;
+    corral_limits limits;
+    char today[11];
+    int epfd, evfd;
+    struct task *head, *tail;
+    struct call_rec *calls;
+    uint64_t next_call_id;
+    struct timer_ent *timers;
+    size_t timer_count, timer_cap;
+    uint64_t timer_seq;
+    struct worker *workers;
+    struct worker *lru_head, *lru_tail;  /* most recent first */
+    size_t cached;
+    struct invocation *invocations;
+    struct corral_call *host_calls;
+    size_t live_sandboxes;
+    uint64_t sandboxes_created, invocation_count, evictions, load_seq;
+    corral_outbound_fn outbound;
+    void *outbound_ud;
+    corral_tail_fn tail_fn;
+    void *tail_ud;
+    struct engine_host host;
+    int host_calls_pending;
+};
+
+
+struct corral_outbound_call {
+    corral_loader *l;
+    struct call_rec *rec;
+};
+
+#define LOOPBACK_HANDLE UINT64_MAX
+
+extern const struct engine_host ld_engine_host;
+double ld_mono_ms(void);
+double ld_real_ms(void);
+void ld_limits_lower(corral_limits *out, const corral_limits *inner);
+struct cref **ld_caps_from_sandbox(struct worker *w, const struct wire_cap *caps, size_t n,
+                                       corral_error *err);
+struct cref *ld_cref_new(enum cref_kind kind);
+void ld_cref_unref(struct cref *c);
+void ld_crefs_free(struct cref **c, size_t n);
+int64_t ld_import_add(struct worker *w, struct cref *c);
+struct cref *ld_import_get(struct worker *w, uint64_t idx);
+void ld_task_free(struct task *t);
+void ld_task_push(corral_loader *l, struct task *t);
+void ld_timer_push(corral_loader *l, struct timer_ent e);
+void ld_inv_answer(corral_loader *l, struct invocation *inv, int ok, const uint8_t *p,
+                       size_t len, size_t ncaps);
+void ld_inv_destroy(corral_loader *l, struct invocation *inv);
+void ld_inv_fail(corral_loader *l, struct invocation *inv, corral_outcome o, const char *name,
+                     const char *fmt, ...)
+    __attribute__((format(printf, 5, 6)));
+struct invocation *ld_inv_find(corral_loader *l, uint64_t id);
+void ld_inv_finish(corral_loader *l, struct invocation *inv);
+void ld_inv_log(struct invocation *inv, corral_log_level level, const char *text, size_t len);
+void ld_inv_unlink_active(struct invocation *inv);
+void ld_cache_remove(corral_loader *l, struct worker *w);
+void ld_lru_touch(corral_loader *l, struct worker *w);
+void ld_worker_discard_sandbox(struct worker *w);
+struct worker *ld_worker_new(corral_loader *l, const char *id);
+int ld_worker_set_code(struct worker *w, struct workercode *code, struct worker *creator,
+                           corral_error *err);
+int ld_worker_start(struct worker *w, corral_error *err);
+void ld_worker_unref(struct worker *w);
+void ld_answer_error(corral_loader *l, struct call_rec *c, const char *name,
+                         const char *message);
+void ld_answer_to(corral_loader *l, struct call_rec *c, int ok, const uint8_t *p, size_t len,
+                      struct cref **caps, size_t ncaps);
+struct call_rec *ld_call_new(corral_loader *l);
+struct call_rec *ld_call_take(corral_loader *l, uint64_t id);
+void ld_fail_calls_to(corral_loader *l, struct worker *w, const char *name, const char *msg);
+struct invocation *ld_inv_new(corral_loader *l, struct worker *w, const char *entry,
+                                  const char *method, const corral_limits *extra, uint64_t id);
+void ld_kill_worker_invocations(corral_loader *l, struct worker *w, enum sandbox_kill k);
+void ld_route_call(corral_loader *l, struct worker *from, uint64_t from_call_id,
+                       uint64_t invocation, struct cref *target, const char *method,
+                       const uint8_t *payload, size_t len, struct cref **caps, size_t ncaps,
+                       struct call_rec *host_rec);
+void ld_run_task(corral_loader *l, struct task *t);
+void ld_run_turn_begin(struct worker *w, uint64_t *start_cpu);
+void ld_run_turn_end(corral_loader *l, struct worker *w, uint64_t start_cpu);
+struct worker *ld_cache_find(corral_loader *l, const char *id);
+void ld_cache_insert(corral_loader *l, struct worker *w);
+
 #endif

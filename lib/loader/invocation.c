@@ -1,0 +1,337 @@
+/* Invocations: one call on a worker's entrypoint, with its limits, CPU
+ * account, console lines and outcome, and the corral_result the caller and
+ * the tail receive when it ends. Also the limit defaults and how limits
+ * combine (an inner level can only lower one).
+ */
+#include <errno.h>
+#include <jansson.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "loader/code.h"
+#include "loader/loader.h"
+#include "wire/wire.h"
+
+/* ---- limits -------------------------------------------------------------- */
+
+void corral_limits_default(corral_limits *l) {
+    l->cpu_ms = 30000;
+    l->wall_ms = 60000;
+    l->memory_bytes = 128ull << 20;
+    l->stack_bytes = 512ull << 10;
+    l->module_bytes = 64ull << 20;
+    l->env_bytes = 1ull << 20;
+    l->arg_bytes = 32ull << 20;
+    l->result_bytes = 32ull << 20;
+    l->subrequests = 1000;
+    l->calls = 10000;
+    l->log_bytes = 256ull << 10;
+}
+
+/* inner over outer: an inner value can only lower. */
+void ld_limits_lower(corral_limits *out, const corral_limits *inner) {
+    uint64_t *o = (uint64_t *)out;
+    const uint64_t *in = (const uint64_t *)inner;
+    for (size_t i = 0; i < sizeof *out / sizeof(uint64_t); i++)
+        if (in[i] && (!o[i] || in[i] < o[i])) o[i] = in[i];
+}
+
+void corral_options_default(corral_options *o) {
+    memset(o, 0, sizeof *o);
+    corral_limits_default(&o->limits);
+    o->cache_capacity = 1024;
+    o->max_sandboxes = 100000;
+}
+
+const char *corral_outcome_name(corral_outcome o) {
+    static const char *names[] = {"ok", "exception", "exceededCpu", "exceededMemory",
+                                  "exceededWall", "exceededLimit", "canceled", "internal"};
+    return (unsigned)o < 8 ? names[o] : "internal";
+}
+
+const char *corral_log_level_name(corral_log_level l) {
+    static const char *names[] = {"debug", "info", "log", "warn", "error"};
+    return (unsigned)l < 5 ? names[l] : "log";
+}
+
+/* ---- invocations --------------------------------------------------------- */
+
+struct invocation *ld_inv_find(corral_loader *l, uint64_t id) {
+    for (struct invocation *i = l->invocations; i; i = i->next_all)
+        if (i->id == id) return i;
+    return NULL;
+}
+
+void ld_inv_log(struct invocation *inv, corral_log_level level, const char *text, size_t len) {
+    if (inv->logs_truncated) return;
+    if (inv->log_bytes + len > inv->limits.log_bytes) {
+        inv->logs_truncated = 1;
+        text = "[corral] console output truncated: the log limit was reached";
+        len = strlen(text);
+        level = CORRAL_LOG_WARN;
+    }
+    if (inv->log_count == inv->log_cap) {
+        size_t ncap = inv->log_cap ? inv->log_cap * 2 : 8;
+        corral_log_line *n = realloc(inv->logs, ncap * sizeof *n);
+        if (!n) return;
+        inv->logs = n;
+        inv->log_cap = ncap;
+    }
+    char *copy = strndup(text, len);
+    if (!copy) return;
+    inv->logs[inv->log_count++] = (corral_log_line){level, ld_real_ms(), copy};
+    inv->log_bytes += len;
+}
+
+static void inv_set_error(struct invocation *inv, corral_outcome o, const char *name,
+                          const char *message, const char *stack) {
+    inv->outcome = o;
+    free(inv->error_name);
+    free(inv->error_message);
+    free(inv->error_stack);
+    inv->error_name = strdup(name);
+    inv->error_message = strdup(message);
+    inv->error_stack = stack ? strdup(stack) : NULL;
+}
+
+struct err_fields { char *name, *message, *stack; int depth; int have; };
+
+static int ef_error_begin(void *ud, const char *n, size_t nl, const char *m, size_t ml,
+                          const char *s, size_t sl) {
+    struct err_fields *f = ud;
+    if (f->depth == 0 && !f->have) {
+        f->name = strndup(n, nl);
+        f->message = strndup(m, ml);
+        f->stack = s ? strndup(s, sl) : NULL;
+        f->have = 1;
+    }
+    f->depth++;
+    return 0;
+}
+static int ef_begin(void *ud, uint64_t n) { ((struct err_fields *)ud)->depth++; return 0; }
+static int ef_end(void *ud) { ((struct err_fields *)ud)->depth--; return 0; }
+static int ef_str(void *ud, const char *s, size_t len) {
+    struct err_fields *f = ud;
+    if (f->depth == 0 && !f->have) {
+        f->name = strdup("Error");
+        size_t n = len + 64;
+        f->message = malloc(n);
+        if (f->message) snprintf(f->message, n, "Uncaught %.*s", (int)len, s);
+        f->have = 1;
+    }
+    return 0;
+}
+
+
+/* Records how an invocation ended from the payload its sandbox answered. */
+void ld_inv_answer(corral_loader *l, struct invocation *inv, int ok, const uint8_t *p,
+                       size_t len, size_t ncaps) {
+    if (inv->answered) return;
+    inv->answered = 1;
+    if (ok) {
+        inv->outcome = CORRAL_OUTCOME_OK;
+        inv->payload = malloc(len ? len : 1);
+        if (inv->payload) memcpy(inv->payload, p, len);
+        inv->payload_len = len;
+        inv->payload_caps = ncaps;
+    } else {
+        struct err_fields f = {0};
+        struct wire_visitor v = {.error_begin = ef_error_begin, .error_end = ef_end,
+                                 .array_begin = ef_begin, .array_end = ef_end,
+                                 .object_begin = ef_begin, .object_end = ef_end,
+                                 .map_begin = ef_begin, .map_end = ef_end,
+                                 .set_begin = ef_begin, .set_end = ef_end, .string = ef_str};
+        struct wire_limits lim = {.cap_count = ncaps};
+        wire_decode(p, len, &lim, &v, &f, NULL);
+        if (!f.have) {
+            int st;
+            char *j = wire_to_json(p, len, &lim, 4096, &st);
+            f.name = strdup("Error");
+            size_t n = (j ? strlen(j) : 0) + 32;
+            f.message = malloc(n);
+            if (f.message) snprintf(f.message, n, "Uncaught %s", j ? j : "(a value)");
+            free(j);
+        }
+        corral_outcome o = CORRAL_OUTCOME_EXCEPTION;
+        if (f.name && (strcmp(f.name, "CallLimitError") == 0 ||
+                       strcmp(f.name, "SubrequestLimitError") == 0 ||
+                       strcmp(f.name, "ResultSizeLimitError") == 0))
+            o = CORRAL_OUTCOME_EXCEEDED_LIMIT;
+        inv_set_error(inv, o, f.name ? f.name : "Error", f.message ? f.message : "", f.stack);
+        free(f.name);
+        free(f.message);
+        free(f.stack);
+    }
+    if (inv->wait_until <= 0) ld_inv_finish(l, inv);
+}
+
+void ld_inv_fail(corral_loader *l, struct invocation *inv, corral_outcome o, const char *name,
+                     const char *fmt, ...) {
+    if (inv->answered) {
+        if (!inv->finished) ld_inv_finish(l, inv);
+        return;
+    }
+    char msg[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    inv->answered = 1;
+    inv_set_error(inv, o, name, msg, NULL);
+    ld_inv_finish(l, inv);
+}
+
+static void result_fill(struct invocation *inv, corral_result *r, char **json_out,
+                        corral_header **hdrs_out, char **hdr_strings_out) {
+    memset(r, 0, sizeof *r);
+    r->outcome = inv->outcome;
+    r->worker_id = inv->w && inv->w->id ? inv->w->id : "worker";
+    r->entrypoint = inv->entrypoint;
+    r->method = inv->method;
+    r->error_name = inv->error_name;
+    r->error_message = inv->error_message;
+    r->error_stack = inv->error_stack;
+    r->logs = inv->logs;
+    r->log_count = inv->log_count;
+    r->logs_truncated = inv->logs_truncated;
+    r->unhandled_rejections = inv->unhandled;
+    r->cpu_ms = (double)inv->cpu_ns / 1e6;
+    r->wall_ms = ld_mono_ms() - inv->wall_start_ms;
+    if (inv->outcome != CORRAL_OUTCOME_OK || !inv->payload) return;
+    int st;
+    struct wire_limits lim = {.cap_count = inv->payload_caps};
+    char *json = wire_to_json(inv->payload, inv->payload_len, &lim, 64u << 20, &st);
+    if (!inv->is_fetch) {
+        if (json && strcmp(json, "null") == 0 && inv->payload_len >= 2 &&
+            inv->payload[1] == WIRE_UNDEFINED) {
+            free(json);
+            json = NULL;
+        }
+        r->value_json = json;
+        *json_out = json;
+        return;
+    }
+    /* A packed Response: {status, statusText, headers: [[k, v]], body: bytes} */
+    json_error_t je;
+    json_t *o = json ? json_loads(json, JSON_DECODE_ANY, &je) : NULL;
+    free(json);
+    if (!o) return;
+    r->status = (int)json_integer_value(json_object_get(o, "status"));
+    json_t *hs = json_object_get(o, "headers");
+    size_t n = json_array_size(hs);
+    corral_header *h = calloc(n ? n : 1, sizeof *h);
+    size_t total = 0;
+    for (size_t i = 0; i < n; i++) {
+        json_t *p = json_array_get(hs, i);
+        total += strlen(json_string_value(json_array_get(p, 0)) ?: "") +
+                 strlen(json_string_value(json_array_get(p, 1)) ?: "") + 2;
+    }
+    const char *st_text = json_string_value(json_object_get(o, "statusText")) ?: "";
+    const char *b64 = json_string_value(json_object_get(o, "body")) ?: "";
+    size_t b64len = strlen(b64);
+    char *strings = malloc(total + strlen(st_text) + 1 + b64len + 1);
+    if (!h || !strings) {
+        free(h);
+        free(strings);
+        json_decref(o);
+        return;
+    }
+    char *s = strings;
+    for (size_t i = 0; i < n; i++) {
+        json_t *p = json_array_get(hs, i);
+        const char *k = json_string_value(json_array_get(p, 0)) ?: "";
+        const char *v = json_string_value(json_array_get(p, 1)) ?: "";
+        h[i].name = strcpy(s, k);
+        s += strlen(k) + 1;
+        h[i].value = strcpy(s, v);
+        s += strlen(v) + 1;
+    }
+    r->status_text = strcpy(s, st_text);
+    s += strlen(st_text) + 1;
+    /* body arrives base64 (the JSON bridge's mapping for bytes) */
+    static const signed char dec[256] = {
+        ['A'] = 1, ['B'] = 2, ['C'] = 3, ['D'] = 4, ['E'] = 5, ['F'] = 6, ['G'] = 7, ['H'] = 8,
+        ['I'] = 9, ['J'] = 10, ['K'] = 11, ['L'] = 12, ['M'] = 13, ['N'] = 14, ['O'] = 15,
+        ['P'] = 16, ['Q'] = 17, ['R'] = 18, ['S'] = 19, ['T'] = 20, ['U'] = 21, ['V'] = 22,
+        ['W'] = 23, ['X'] = 24, ['Y'] = 25, ['Z'] = 26, ['a'] = 27, ['b'] = 28, ['c'] = 29,
+        ['d'] = 30, ['e'] = 31, ['f'] = 32, ['g'] = 33, ['h'] = 34, ['i'] = 35, ['j'] = 36,
+        ['k'] = 37, ['l'] = 38, ['m'] = 39, ['n'] = 40, ['o'] = 41, ['p'] = 42, ['q'] = 43,
+        ['r'] = 44, ['s'] = 45, ['t'] = 46, ['u'] = 47, ['v'] = 48, ['w'] = 49, ['x'] = 50,
+        ['y'] = 51, ['z'] = 52, ['0'] = 53, ['1'] = 54, ['2'] = 55, ['3'] = 56, ['4'] = 57,
+        ['5'] = 58, ['6'] = 59, ['7'] = 60, ['8'] = 61, ['9'] = 62, ['+'] = 63, ['/'] = 64};
+    uint8_t *body = (uint8_t *)s;
+    size_t bl = 0;
+    uint32_t acc = 0;
+    int bits = 0;
+    for (size_t i = 0; i < b64len; i++) {
+        int v = dec[(unsigned char)b64[i]];
+        if (!v) continue;
+        acc = acc << 6 | (uint32_t)(v - 1);
+        bits += 6;
+        if (bits >= 8) {
+            bits -= 8;
+            body[bl++] = (uint8_t)(acc >> bits);
+        }
+    }
+    body[bl] = 0;
+    r->body = body;
+    r->body_len = bl;
+    r->headers = h;
+    r->header_count = n;
+    *hdrs_out = h;
+    *hdr_strings_out = strings;
+    json_decref(o);
+}
+
+void ld_inv_unlink_active(struct invocation *inv) {
+    if (!inv->w) return;
+    for (struct invocation **p = &inv->w->active; *p; p = &(*p)->next_active) {
+        if (*p == inv) {
+            *p = inv->next_active;
+            break;
+        }
+    }
+}
+
+void ld_inv_destroy(corral_loader *l, struct invocation *inv) {
+    for (struct invocation **p = &l->invocations; *p; p = &(*p)->next_all) {
+        if (*p == inv) {
+            *p = inv->next_all;
+            break;
+        }
+    }
+    ld_inv_unlink_active(inv);
+    for (size_t i = 0; i < inv->log_count; i++) free((char *)inv->logs[i].text);
+    free(inv->logs);
+    free(inv->payload);
+    free(inv->error_name);
+    free(inv->error_message);
+    free(inv->error_stack);
+    free(inv->entrypoint);
+    free(inv->method);
+    if (inv->w) ld_worker_unref(inv->w);
+    free(inv);
+}
+
+void ld_inv_finish(corral_loader *l, struct invocation *inv) {
+    if (inv->finished) return;
+    inv->finished = 1;
+    ld_inv_unlink_active(inv);
+    char *json = NULL, *strings = NULL;
+    corral_header *hdrs = NULL;
+    corral_result r;
+    result_fill(inv, &r, &json, &hdrs, &strings);
+    if (l->tail_fn) l->tail_fn(&r, l->tail_ud);
+    if (inv->from_host && inv->done) inv->done(&r, inv->userdata);
+    free(json);
+    free(hdrs);
+    free(strings);
+    ld_inv_destroy(l, inv);
+}
+

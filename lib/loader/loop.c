@@ -1,0 +1,299 @@
+/* The loader's loop and lifetime: the task queue, the timer heap, stepping
+ * (corral_loader_step/run) and creating and freeing a loader. Tasks run
+ * in FIFO order, each a delivery into one sandbox; timers are a binary heap
+ * with lazy deletion, so clearing a timer is cheap and firing skips the dead.
+ */
+#include <errno.h>
+#include <jansson.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "loader/code.h"
+#include "loader/loader.h"
+#include "wire/wire.h"
+
+double ld_mono_ms(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec * 1000.0 + (double)ts.tv_nsec / 1e6;
+}
+
+double ld_real_ms(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (double)ts.tv_sec * 1000.0 + (double)ts.tv_nsec / 1e6;
+}
+
+
+/* ---- the loop ------------------------------------------------------------ */
+
+static void wake(corral_loader *l) {
+    uint64_t one = 1;
+    ssize_t r = write(l->evfd, &one, sizeof one);
+    (void)r;
+}
+
+void ld_task_push(corral_loader *l, struct task *t) {
+    t->next = NULL;
+    if (l->tail) l->tail->next = t;
+    else l->head = t;
+    l->tail = t;
+    wake(l);
+}
+
+void ld_task_free(struct task *t) {
+    free(t->name);
+    free(t->payload);
+    ld_crefs_free(t->caps, t->cap_count);
+    if (t->entry) ld_cref_unref(t->entry);
+    if (t->w) ld_worker_unref(t->w);
+    free(t);
+}
+
+void ld_timer_push(corral_loader *l, struct timer_ent e) {
+    if (l->timer_count == l->timer_cap) {
+        size_t ncap = l->timer_cap ? l->timer_cap * 2 : 16;
+        struct timer_ent *n = realloc(l->timers, ncap * sizeof *n);
+        if (!n) return;
+        l->timers = n;
+        l->timer_cap = ncap;
+    }
+    e.seq = ++l->timer_seq;
+    size_t i = l->timer_count++;
+    while (i > 0) {
+        size_t p = (i - 1) / 2;
+        struct timer_ent *pe = &l->timers[p];
+        if (pe->due_ms < e.due_ms || (pe->due_ms == e.due_ms && pe->seq < e.seq)) break;
+        l->timers[i] = *pe;
+        i = p;
+    }
+    l->timers[i] = e;
+}
+
+static struct timer_ent timer_pop(corral_loader *l) {
+    struct timer_ent top = l->timers[0];
+    struct timer_ent last = l->timers[--l->timer_count];
+    size_t i = 0, n = l->timer_count;
+    for (;;) {
+        size_t c = 2 * i + 1;
+        if (c >= n) break;
+        if (c + 1 < n && (l->timers[c + 1].due_ms < l->timers[c].due_ms ||
+                          (l->timers[c + 1].due_ms == l->timers[c].due_ms &&
+                           l->timers[c + 1].seq < l->timers[c].seq)))
+            c++;
+        if (last.due_ms < l->timers[c].due_ms ||
+            (last.due_ms == l->timers[c].due_ms && last.seq < l->timers[c].seq))
+            break;
+        l->timers[i] = l->timers[c];
+        i = c;
+    }
+    if (n) l->timers[i] = last;
+    return top;
+}
+
+static size_t live_timers(corral_loader *l) {
+    size_t n = 0;
+    for (size_t i = 0; i < l->timer_count; i++) n += !l->timers[i].dead;
+    return n;
+}
+
+/* ---- public API: loader ------------------------------------------------- */
+
+corral_loader *corral_loader_new(const corral_options *opts, corral_error *err) {
+    corral_loader *l = calloc(1, sizeof *l);
+    if (!l) {
+        corral_error_set(err, CORRAL_ENOMEM, "Error", "Out of memory.");
+        return NULL;
+    }
+    corral_options_default(&l->opts);
+    if (opts) {
+        corral_limits defaults = l->opts.limits;
+        l->opts = *opts;
+        uint64_t *o = (uint64_t *)&l->opts.limits;
+        const uint64_t *d = (const uint64_t *)&defaults;
+        for (size_t i = 0; i < sizeof defaults / sizeof(uint64_t); i++)
+            if (!o[i]) o[i] = d[i];
+        if (!l->opts.cache_capacity) l->opts.cache_capacity = 1024;
+        if (!l->opts.max_sandboxes) l->opts.max_sandboxes = 100000;
+    }
+    l->limits = l->opts.limits;
+    if (l->opts.today) snprintf(l->today, sizeof l->today, "%s", l->opts.today);
+    else wc_today_utc(l->today);
+    l->opts.today = NULL;
+    l->epfd = epoll_create1(EPOLL_CLOEXEC);
+    l->evfd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    if (l->epfd < 0 || l->evfd < 0) {
+        corral_error_set(err, CORRAL_EINVAL, "Error", "epoll/eventfd failed: %s", strerror(errno));
+        if (l->epfd >= 0) close(l->epfd);
+        if (l->evfd >= 0) close(l->evfd);
+        free(l);
+        return NULL;
+    }
+    struct epoll_event ev = {.events = EPOLLIN, .data.fd = l->evfd};
+    epoll_ctl(l->epfd, EPOLL_CTL_ADD, l->evfd, &ev);
+    l->host = ld_engine_host;
+    return l;
+}
+
+void corral_loader_free(corral_loader *l) {
+    if (!l) return;
+    while (l->head) {
+        struct task *t = l->head;
+        l->head = t->next;
+        ld_task_free(t);
+    }
+    l->tail = NULL;
+    while (l->invocations) {
+        struct invocation *inv = l->invocations;
+        inv->done = NULL;
+        ld_inv_destroy(l, inv);
+    }
+    while (l->lru_head) ld_cache_remove(l, l->lru_head);
+    while (l->host_calls) {
+        struct corral_call *c = l->host_calls;
+        l->host_calls = c->next;
+        free(c->method);
+        free(c->args_json);
+        free(c->worker_id);
+        free(c);
+    }
+    /* Break reference cycles: every worker drops its sandbox and imports. */
+    for (struct worker *w = l->workers; w; w = w->next_all) {
+        w->refs++;
+        ld_worker_discard_sandbox(w);
+    }
+    while (l->calls) {
+        struct call_rec *c = l->calls;
+        l->calls = c->next;
+        if (c->from) ld_worker_unref(c->from);
+        if (c->callee) ld_worker_unref(c->callee);
+        free(c);
+    }
+    while (l->workers) {
+        struct worker *w = l->workers;
+        l->workers = w->next_all;
+        w->next_all = NULL;
+        /* whatever references remain are cycles among dead workers */
+        while (w->parked) {
+            struct task *t = w->parked;
+            w->parked = t->next;
+            t->w = NULL;
+            free(t->name);
+            free(t->payload);
+            free(t->caps);
+            free(t);
+        }
+        for (size_t i = 0; i < w->env_cap_count; i++) free(NULL);
+        free(w->env_caps);
+        wc_free(w->code);
+        free(w->imports);
+        free(w->id);
+        free(w);
+    }
+    free(l->timers);
+    close(l->epfd);
+    close(l->evfd);
+    free(l);
+}
+
+int corral_loader_fd(corral_loader *l) { return l->epfd; }
+
+int corral_loader_timeout(corral_loader *l) {
+    if (l->head) return 0;
+    while (l->timer_count && l->timers[0].dead) timer_pop(l);
+    if (!l->timer_count) return -1;
+    double d = l->timers[0].due_ms - ld_mono_ms();
+    return d <= 0 ? 0 : (int)(d + 0.999);
+}
+
+static size_t pending_count(corral_loader *l) {
+    size_t n = 0;
+    for (struct task *t = l->head; t; t = t->next) n++;
+    for (struct invocation *i = l->invocations; i; i = i->next_all) n++;
+    for (struct corral_call *c = l->host_calls; c; c = c->next) n++;
+    n += (size_t)l->host_calls_pending;
+    n += live_timers(l);
+    return n;
+}
+
+static void fire_due_timers(corral_loader *l) {
+    double now = ld_mono_ms();
+    while (l->timer_count && l->timers[0].due_ms <= now) {
+        struct timer_ent e = timer_pop(l);
+        if (e.dead) continue;
+        if (!e.w) {
+            struct invocation *inv = ld_inv_find(l, e.id);
+            if (inv && !inv->answered) {
+                struct worker *w = inv->w;
+                w->refs++;
+                if (w->sb) sandbox_kill(w->sb, SANDBOX_KILL_WALL);
+                ld_kill_worker_invocations(l, w, SANDBOX_KILL_WALL);
+                ld_worker_unref(w);
+            }
+            continue;
+        }
+        struct worker *w = e.w;
+        if (!w->sb || w->gen != e.gen) continue;
+        w->refs++;
+        uint64_t start;
+        ld_run_turn_begin(w, &start);
+        sandbox_fire_timer(w->sb, e.id);
+        ld_run_turn_end(l, w, start);
+        ld_worker_unref(w);
+    }
+}
+
+int corral_loader_step(corral_loader *l, int timeout_ms) {
+    if (l->head) timeout_ms = 0;
+    int due = corral_loader_timeout(l);
+    if (due >= 0 && (timeout_ms < 0 || due < timeout_ms)) timeout_ms = due;
+    if (timeout_ms != 0) {
+        struct epoll_event ev;
+        epoll_wait(l->epfd, &ev, 1, timeout_ms);
+    }
+    uint64_t drain;
+    ssize_t r = read(l->evfd, &drain, sizeof drain);
+    (void)r;
+    /* Run the tasks queued so far; new ones wait for the next step. */
+    struct task *batch = l->head;
+    l->head = l->tail = NULL;
+    while (batch) {
+        struct task *t = batch;
+        batch = t->next;
+        ld_run_task(l, t);
+    }
+    fire_due_timers(l);
+    if (l->head) wake(l);
+    return (int)pending_count(l);
+}
+
+int corral_loader_run(corral_loader *l) {
+    while (corral_loader_step(l, -1) > 0) {
+    }
+    return CORRAL_OK;
+}
+
+void corral_loader_set_outbound(corral_loader *l, corral_outbound_fn fn, void *ud) {
+    l->outbound = fn;
+    l->outbound_ud = ud;
+}
+
+void corral_loader_set_tail(corral_loader *l, corral_tail_fn fn, void *ud) {
+    l->tail_fn = fn;
+    l->tail_ud = ud;
+}
+
+void corral_loader_stats(corral_loader *l, corral_stats *out) {
+    out->live_sandboxes = l->live_sandboxes;
+    out->cached_workers = l->cached;
+    out->sandboxes_created = l->sandboxes_created;
+    out->invocations = l->invocation_count;
+    out->evictions = l->evictions;
+}
+

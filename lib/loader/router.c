@@ -1,0 +1,745 @@
+/* The router: every message a sandbox sends passes through here. Caps in
+ * a message are translated from the sender's import table to crefs and
+ * installed into the receiver's table, so a sandbox can only name what it
+ * holds; calls are recorded so answers find their way back; calls on
+ * entrypoints start invocations. The engine_host callbacks are the
+ * sandbox's side of that contract.
+ */
+#include <errno.h>
+#include <jansson.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "loader/code.h"
+#include "loader/loader.h"
+#include "wire/wire.h"
+
+/* ---- routing ------------------------------------------------------------- */
+
+struct call_rec *ld_call_new(corral_loader *l) {
+    struct call_rec *c = calloc(1, sizeof *c);
+    if (!c) return NULL;
+    c->id = ++l->next_call_id;
+    c->next = l->calls;
+    l->calls = c;
+    return c;
+}
+
+struct call_rec *ld_call_take(corral_loader *l, uint64_t id) {
+    for (struct call_rec **p = &l->calls; *p; p = &(*p)->next) {
+        if ((*p)->id == id) {
+            struct call_rec *c = *p;
+            *p = c->next;
+            return c;
+        }
+    }
+    return NULL;
+}
+
+void ld_run_turn_begin(struct worker *w, uint64_t *start_cpu) {
+    uint64_t now = engine_thread_cpu_ns();
+    *start_cpu = now;
+    uint64_t budget = 0;
+    for (struct invocation *i = w->active; i; i = i->next_active) {
+        uint64_t lim = i->limits.cpu_ms * 1000000ull;
+        uint64_t left = lim > i->cpu_ns ? lim - i->cpu_ns : 1;
+        if (!budget || left < budget) budget = left;
+    }
+    if (!budget) budget = w->limits.cpu_ms * 1000000ull;
+    sandbox_set_cpu_deadline(w->sb, now + budget);
+}
+
+void ld_kill_worker_invocations(corral_loader *l, struct worker *w, enum sandbox_kill k) {
+    const char *name = k == SANDBOX_KILL_MEMORY ? "MemoryLimitError"
+                       : k == SANDBOX_KILL_WALL ? "WallTimeLimitError"
+                                                : "CpuLimitError";
+    corral_outcome o = k == SANDBOX_KILL_MEMORY ? CORRAL_OUTCOME_EXCEEDED_MEMORY
+                       : k == SANDBOX_KILL_WALL ? CORRAL_OUTCOME_EXCEEDED_WALL
+                                                : CORRAL_OUTCOME_EXCEEDED_CPU;
+    while (w->active) {
+        struct invocation *inv = w->active;
+        if (k == SANDBOX_KILL_MEMORY)
+            ld_inv_fail(l, inv, o, name, "The worker exceeded its memory limit of %llu bytes.",
+                     (unsigned long long)inv->limits.memory_bytes);
+        else if (k == SANDBOX_KILL_WALL)
+            ld_inv_fail(l, inv, o, name, "The invocation exceeded its wall-time limit of %llu ms.",
+                     (unsigned long long)inv->limits.wall_ms);
+        else
+            ld_inv_fail(l, inv, o, name, "The worker exceeded its CPU time limit of %llu ms.",
+                     (unsigned long long)inv->limits.cpu_ms);
+        if (w->active == inv) ld_inv_unlink_active(inv);
+    }
+    char msg[160];
+    snprintf(msg, sizeof msg, "The worker was discarded after it exceeded a limit (%s).", name);
+    ld_worker_discard_sandbox(w);
+    ld_fail_calls_to(l, w, name, msg);
+    ld_cache_remove(l, w);
+}
+
+void ld_run_turn_end(corral_loader *l, struct worker *w, uint64_t start_cpu) {
+    if (!w->sb) return;
+    uint64_t used = engine_thread_cpu_ns() - start_cpu;
+    sandbox_set_cpu_deadline(w->sb, 0);
+    for (struct invocation *i = w->active; i; i = i->next_active) i->cpu_ns += used;
+    enum sandbox_kill k = sandbox_killed(w->sb);
+    if (k) ld_kill_worker_invocations(l, w, k);
+}
+
+static uint64_t *install_caps(struct worker *w, struct cref **caps, size_t n) {
+    uint64_t *idx = calloc(n ? n : 1, sizeof *idx);
+    if (!idx) return NULL;
+    for (size_t i = 0; i < n; i++) {
+        int64_t k = ld_import_add(w, caps[i]);
+        if (k < 0) {
+            free(idx);
+            return NULL;
+        }
+        idx[i] = (uint64_t)k;
+    }
+    return idx;
+}
+
+
+void ld_answer_error(corral_loader *l, struct call_rec *c, const char *name,
+                         const char *message) {
+    size_t len;
+    uint8_t *p = engine_error_payload(name, message, NULL, &len);
+    if (p) ld_answer_to(l, c, 0, p, len, NULL, 0);
+    free(p);
+}
+
+/* Delivers an answer to whoever made call c (and frees c). */
+void ld_answer_to(corral_loader *l, struct call_rec *c, int ok, const uint8_t *p, size_t len,
+                      struct cref **caps, size_t ncaps) {
+    if (c->to_host) {
+        struct invocation *inv = ld_inv_find(l, c->invocation);
+        if (inv) ld_inv_answer(l, inv, ok, p, len, ncaps);
+        free(c);
+        return;
+    }
+    struct worker *w = c->from;
+    if (w && w->sb && w->gen == c->from_gen) {
+        struct task *t = calloc(1, sizeof *t);
+        if (t) {
+            t->kind = T_DELIVER;
+            t->w = w;
+            w->refs++;
+            t->gen = w->gen;
+            t->msg_kind = c->is_fetch ? (ok ? 0x81 : 0x82) : (ok ? WIRE_MSG_RETURN : WIRE_MSG_THROW);
+            t->id = c->from_call_id;
+            t->payload = malloc(len ? len : 1);
+            if (t->payload) memcpy(t->payload, p, len);
+            t->payload_len = len;
+            if (ncaps) {
+                t->caps = calloc(ncaps, sizeof *t->caps);
+                for (size_t i = 0; t->caps && i < ncaps; i++) {
+                    t->caps[i] = caps[i];
+                    caps[i]->refs++;
+                }
+                t->cap_count = t->caps ? ncaps : 0;
+            }
+            ld_task_push(l, t);
+        }
+    }
+    if (w) ld_worker_unref(w);
+    if (c->callee) ld_worker_unref(c->callee);
+    free(c);
+}
+
+void ld_fail_calls_to(corral_loader *l, struct worker *w, const char *name, const char *msg) {
+    for (;;) {
+        struct call_rec *found = NULL;
+        for (struct call_rec *c = l->calls; c; c = c->next)
+            if (c->callee == w) found = c;
+        if (!found) break;
+        ld_call_take(l, found->id);
+        ld_answer_error(l, found, name, msg);
+    }
+}
+
+/* Routes a CALL made by sandbox `from` (or the host, from == NULL) to
+ * cref `target`. */
+
+static void capability_call(corral_loader *l, struct call_rec *c, struct cref *target,
+                            const char *method, const uint8_t *payload, size_t len, size_t ncaps,
+                            const char *worker_id) {
+    corral_capability *cap = target->cap;
+    struct cap_method *m = NULL;
+    for (size_t i = 0; method && i < cap->method_count; i++)
+        if (strcmp(cap->methods[i].name, method) == 0) m = &cap->methods[i];
+    if (!m) {
+        char msg[512];
+        snprintf(msg, sizeof msg, "The RPC receiver does not implement the method \"%s\".",
+                 method ? method : "(call)");
+        ld_answer_error(l, c, "TypeError", msg);
+        return;
+    }
+    int st;
+    struct wire_limits lim = {.cap_count = ncaps};
+    char *json = wire_to_json(payload, len, &lim, 64u << 20, &st);
+    if (!json) {
+        ld_answer_error(l, c, "DataCloneError", "The arguments could not be converted to JSON.");
+        return;
+    }
+    struct corral_call *call = calloc(1, sizeof *call);
+    if (!call) {
+        free(json);
+        ld_answer_error(l, c, "Error", "Out of memory.");
+        return;
+    }
+    call->l = l;
+    call->call_id = c->id;
+    call->method = strdup(method);
+    call->args_json = json;
+    call->args_len = strlen(json);
+    call->worker_id = strdup(worker_id ? worker_id : "host");
+    call->next = l->host_calls;
+    l->host_calls = call;
+    /* c stays in l->calls until the host completes */
+    c->next = l->calls;
+    l->calls = c;
+    m->fn(call, m->ud);
+}
+
+struct invocation *ld_inv_new(corral_loader *l, struct worker *w, const char *entry,
+                                  const char *method, const corral_limits *extra, uint64_t id) {
+    struct invocation *inv = calloc(1, sizeof *inv);
+    if (!inv) return NULL;
+    inv->w = w;
+    w->refs++;
+    inv->entrypoint = strdup(entry ? entry : "default");
+    inv->method = strdup(method ? method : "(call)");
+    inv->limits = w->limits;
+    if (extra) ld_limits_lower(&inv->limits, extra);
+    inv->wall_start_ms = ld_mono_ms();
+    inv->id = id;
+    ld_timer_push(l, (struct timer_ent){.due_ms = inv->wall_start_ms + (double)inv->limits.wall_ms,
+                                     .w = NULL, .id = id});
+    inv->next_all = l->invocations;
+    l->invocations = inv;
+    inv->next_active = w->active;
+    w->active = inv;
+    l->invocation_count++;
+    return inv;
+}
+
+void ld_route_call(corral_loader *l, struct worker *from, uint64_t from_call_id,
+                       uint64_t invocation, struct cref *target, const char *method,
+                       const uint8_t *payload, size_t len, struct cref **caps, size_t ncaps,
+                       struct call_rec *host_rec) {
+    struct call_rec *c = host_rec ? host_rec : ld_call_new(l);
+    if (!c) return;
+    ld_call_take(l, c->id); /* re-listed below once it has a callee */
+    if (!host_rec) {
+        c->from = from;
+        from->refs++;
+        c->from_gen = from->gen;
+        c->from_call_id = from_call_id;
+        c->invocation = invocation;
+    }
+    switch (target->kind) {
+    case CREF_CAPABILITY:
+        capability_call(l, c, target, method, payload, len, ncaps, from ? from->id : NULL);
+        return;
+    case CREF_HANDLE:
+        ld_answer_error(l, c, "TypeError",
+                     "A WorkerStub has no RPC methods: call getEntrypoint() first.");
+        return;
+    case CREF_DEAD:
+        ld_answer_error(l, c, "Error", "The object this stub pointed to no longer exists.");
+        return;
+    case CREF_OBJECT:
+    case CREF_ENTRY: break;
+    }
+    struct worker *w = target->w;
+    if (target->kind == CREF_OBJECT && w->gen != target->gen) {
+        ld_answer_error(l, c, "Error",
+                     "The object this stub pointed to no longer exists (its worker was "
+                     "restarted).");
+        return;
+    }
+    struct task *t = calloc(1, sizeof *t);
+    if (!t) {
+        ld_answer_error(l, c, "Error", "Out of memory.");
+        return;
+    }
+    t->kind = T_DELIVER;
+    t->w = w;
+    w->refs++;
+    t->gen = target->gen;
+    t->msg_kind = WIRE_MSG_CALL;
+    t->target = target->obj;
+    t->name = method ? strdup(method) : NULL;
+    t->payload = malloc(len ? len : 1);
+    if (t->payload && len) memcpy(t->payload, payload, len);
+    t->payload_len = len;
+    t->caps = calloc(ncaps ? ncaps : 1, sizeof *t->caps);
+    for (size_t i = 0; t->caps && i < ncaps; i++) {
+        t->caps[i] = caps[i];
+        caps[i]->refs++;
+    }
+    t->cap_count = ncaps;
+    if (target->kind == CREF_ENTRY) {
+        t->entry = target;
+        target->refs++;
+        if (!c->to_host) {
+            struct invocation *inv = ld_inv_new(l, w, target->entry, method, &target->limits, c->id);
+            if (inv) {
+                inv->is_fetch = method && strcmp(method, "fetch") == 0;
+            }
+        }
+    }
+    c->callee = w;
+    w->refs++;
+    c->next = l->calls;
+    l->calls = c;
+    t->id = c->id;
+    ld_task_push(l, t);
+}
+
+/* Runs one delivery task. */
+void ld_run_task(corral_loader *l, struct task *t) {
+    struct worker *w = t->w;
+    if (t->msg_kind == WIRE_MSG_CALL && w->state == W_WAITING_CODE) {
+        /* park until the factory answers */
+        t->next = NULL;
+        if (w->parked_tail) w->parked_tail->next = t;
+        else w->parked = t;
+        w->parked_tail = t;
+        return;
+    }
+    if (t->msg_kind == WIRE_MSG_CALL && w->state == W_FAILED) {
+        struct call_rec *c = ld_call_take(l, t->id);
+        if (c) ld_answer_error(l, c, w->fail.name, w->fail.message);
+        ld_task_free(t);
+        return;
+    }
+    if (t->msg_kind == WIRE_MSG_CALL && !w->sb) {
+        if (t->entry) {
+            corral_error err = {0};
+            if (ld_worker_start(w, &err) < 0) {
+                struct call_rec *c = ld_call_take(l, t->id);
+                if (c) {
+                    struct invocation *inv = ld_inv_find(l, c->id);
+                    if (inv && err.status == CORRAL_ELIMIT) {
+                        ld_inv_fail(l, inv, strcmp(err.name, "MemoryLimitError") == 0
+                                             ? CORRAL_OUTCOME_EXCEEDED_MEMORY
+                                             : CORRAL_OUTCOME_EXCEEDED_CPU,
+                                 err.name, "%s", err.message);
+                    }
+                    ld_answer_error(l, c, err.name, err.message);
+                }
+                ld_task_free(t);
+                return;
+            }
+            t->gen = w->gen;
+        } else {
+            struct call_rec *c = ld_call_take(l, t->id);
+            if (c) ld_answer_error(l, c, "Error", "The object this stub pointed to no longer exists.");
+            ld_task_free(t);
+            return;
+        }
+    }
+    if (!w->sb || (t->msg_kind != WIRE_MSG_CALL && t->gen != w->gen) ||
+        (t->msg_kind == WIRE_MSG_CALL && !t->entry && t->gen != w->gen)) {
+        if (t->msg_kind == WIRE_MSG_CALL) {
+            struct call_rec *c = ld_call_take(l, t->id);
+            if (c) ld_answer_error(l, c, "Error", "The worker this stub pointed to has stopped.");
+        }
+        ld_task_free(t);
+        return;
+    }
+    uint64_t *idx = install_caps(w, t->caps, t->cap_count);
+    uint64_t start;
+    ld_run_turn_begin(w, &start);
+    if (t->msg_kind == 0x81 || t->msg_kind == 0x82) {
+        sandbox_fetch_done(w->sb, t->id, t->msg_kind == 0x81, t->payload, t->payload_len, idx,
+                           t->cap_count);
+    } else {
+        struct wire_msg m = {.kind = t->msg_kind, .id = t->id, .target = t->target,
+                             .name = t->name, .name_len = t->name ? strlen(t->name) : 0,
+                             .cap_count = t->cap_count, .payload = t->payload,
+                             .payload_len = t->payload_len};
+        if (t->entry) {
+            uint64_t *pidx = install_caps(w, t->entry->props_caps, t->entry->props_cap_count);
+            int64_t ex = sandbox_export_entrypoint(w->sb, t->entry->entry, t->entry->props,
+                                                   t->entry->props_len, pidx,
+                                                   t->entry->props_cap_count);
+            free(pidx);
+            m.target = ex < 0 ? 0 : (uint64_t)ex;
+            sandbox_deliver(w->sb, &m, idx);
+            if (ex > 0 && w->sb) sandbox_release_export(w->sb, (uint64_t)ex);
+        } else {
+            sandbox_deliver(w->sb, &m, idx);
+        }
+    }
+    free(idx);
+    ld_run_turn_end(l, w, start);
+    ld_task_free(t);
+}
+
+/* ---- the engine_host callbacks ------------------------------------------- */
+
+static void h_send(void *host, struct sandbox *sb, const struct wire_msg *m) {
+    struct worker *w = host;
+    corral_loader *l = w->l;
+    if (m->kind == WIRE_MSG_RELEASE) {
+        struct cref *c = ld_import_get(w, m->target);
+        if (c) {
+            w->imports[m->target] = NULL;
+            /* keep the slot (indexes are positional); a NULL entry is dead */
+            ld_cref_unref(c);
+        }
+        return;
+    }
+    if (m->kind == WIRE_MSG_RETURN || m->kind == WIRE_MSG_THROW) {
+        struct call_rec *c = ld_call_take(l, m->id);
+        if (!c) return;
+        corral_error err = {0};
+        struct cref **caps = ld_caps_from_sandbox(w, m->caps, m->cap_count, &err);
+        if (!caps) {
+            ld_answer_error(l, c, err.name[0] ? err.name : "Error", err.message);
+            return;
+        }
+        /* answers to the host: record for the invocation */
+        if (c->to_host) {
+            struct invocation *inv = ld_inv_find(l, c->invocation);
+            if (inv) ld_inv_answer(l, inv, m->kind == WIRE_MSG_RETURN, m->payload, m->payload_len,
+                                m->cap_count);
+            ld_crefs_free(caps, m->cap_count);
+            if (c->callee) ld_worker_unref(c->callee);
+            free(c);
+            return;
+        }
+        struct invocation *inv = ld_inv_find(l, c->id);
+        if (inv) ld_inv_answer(l, inv, m->kind == WIRE_MSG_RETURN, m->payload, m->payload_len,
+                            m->cap_count);
+        ld_answer_to(l, c, m->kind == WIRE_MSG_RETURN, m->payload, m->payload_len, caps,
+                  m->cap_count);
+        ld_crefs_free(caps, m->cap_count);
+        return;
+    }
+    if (m->kind != WIRE_MSG_CALL) return;
+    uint64_t invocation = sandbox_current_invocation(sb);
+    struct invocation *inv = ld_inv_find(l, invocation);
+    struct cref *target = ld_import_get(w, m->target);
+    char method[1100];
+    snprintf(method, sizeof method, "%.*s", (int)m->name_len, m->name ? m->name : "");
+    if (inv && target && target->kind == CREF_CAPABILITY && ++inv->calls > inv->limits.calls) {
+        struct call_rec *c = ld_call_new(l);
+        ld_call_take(l, c->id);
+        c->from = w;
+        w->refs++;
+        c->from_gen = w->gen;
+        c->from_call_id = m->id;
+        char msg[256];
+        snprintf(msg, sizeof msg, "The invocation made more than %llu capability calls (the calls limit).",
+                 (unsigned long long)inv->limits.calls);
+        ld_answer_error(l, c, "CallLimitError", msg);
+        ld_inv_fail(l, inv, CORRAL_OUTCOME_EXCEEDED_LIMIT, "CallLimitError", "%s", msg);
+        return;
+    }
+    corral_error err = {0};
+    struct cref **caps = ld_caps_from_sandbox(w, m->caps, m->cap_count, &err);
+    if (!target || !caps) {
+        ld_crefs_free(caps, caps ? m->cap_count : 0);
+        struct call_rec *c = ld_call_new(l);
+        ld_call_take(l, c->id);
+        c->from = w;
+        w->refs++;
+        c->from_gen = w->gen;
+        c->from_call_id = m->id;
+        ld_answer_error(l, c, err.name[0] ? err.name : "Error",
+                     err.message[0] ? err.message : "This stub is not valid in this worker.");
+        return;
+    }
+    ld_route_call(l, w, m->id, invocation, target, m->name ? method : NULL, m->payload,
+               m->payload_len, caps, m->cap_count, NULL);
+    ld_crefs_free(caps, m->cap_count);
+}
+
+static int64_t h_load(void *host, struct sandbox *sb, struct workercode *code, corral_error *err) {
+    struct worker *parent = host;
+    corral_loader *l = parent->l;
+    struct worker *w = ld_worker_new(l, NULL);
+    if (!w) {
+        wc_free(code);
+        return -1;
+    }
+    w->is_dynamic = 1;
+    if (ld_worker_set_code(w, code, parent, err) < 0) {
+        ld_worker_unref(w);
+        return -1;
+    }
+    struct cref *c = ld_cref_new(CREF_HANDLE);
+    c->w = w; /* takes the worker's first reference */
+    int64_t idx = ld_import_add(parent, c);
+    ld_cref_unref(c);
+    return idx;
+}
+
+struct worker *ld_cache_find(corral_loader *l, const char *id) {
+    for (struct worker *w = l->lru_head; w; w = w->lru_next)
+        if (w->in_cache && strcmp(w->id, id) == 0) return w;
+    return NULL;
+}
+
+void ld_cache_insert(corral_loader *l, struct worker *w) {
+    w->in_cache = 1;
+    w->refs++;
+    ld_lru_touch(l, w);
+    l->cached++;
+    while (l->cached > l->opts.cache_capacity && l->lru_tail) {
+        l->evictions++;
+        ld_cache_remove(l, l->lru_tail);
+    }
+}
+
+static int64_t h_get(void *host, struct sandbox *sb, const char *id, int *need_code,
+                     corral_error *err) {
+    struct worker *parent = host;
+    corral_loader *l = parent->l;
+    struct worker *w = id ? ld_cache_find(l, id) : NULL;
+    *need_code = 0;
+    if (w) {
+        ld_lru_touch(l, w);
+        w->refs++;
+    } else {
+        w = ld_worker_new(l, id);
+        if (!w) return -1;
+        w->is_dynamic = 1;
+        w->state = W_WAITING_CODE;
+        w->parent = parent;
+        parent->refs++;
+        if (id) ld_cache_insert(l, w);
+        *need_code = 1;
+    }
+    struct cref *c = ld_cref_new(CREF_HANDLE);
+    c->w = w;
+    int64_t idx = ld_import_add(parent, c);
+    ld_cref_unref(c);
+    return idx;
+}
+
+static void unpark(corral_loader *l, struct worker *w) {
+    while (w->parked) {
+        struct task *t = w->parked;
+        w->parked = t->next;
+        ld_task_push(l, t);
+    }
+    w->parked_tail = NULL;
+}
+
+static void h_provide(void *host, struct sandbox *sb, uint64_t handle, struct workercode *code,
+                      const corral_error *failure) {
+    struct worker *parent = host;
+    corral_loader *l = parent->l;
+    struct cref *c = ld_import_get(parent, handle);
+    if (!c || c->kind != CREF_HANDLE || c->w->state != W_WAITING_CODE) {
+        wc_free(code);
+        return;
+    }
+    struct worker *w = c->w;
+    if (w->parent) {
+        ld_worker_unref(w->parent);
+        w->parent = NULL;
+    }
+    corral_error err = {0};
+    if (!code || ld_worker_set_code(w, code, parent, &err) < 0) {
+        w->state = W_FAILED;
+        w->fail = code ? err : *failure;
+        if (!code && !w->fail.name[0]) strcpy(w->fail.name, "Error");
+        ld_cache_remove(l, w);
+    }
+    unpark(l, w);
+}
+
+static int64_t h_entrypoint(void *host, struct sandbox *sb, uint64_t handle, const char *name,
+                            const uint8_t *props, size_t props_len, const struct wire_cap *caps,
+                            size_t cap_count, const corral_limits *limits, uint8_t *flags,
+                            corral_error *err) {
+    struct worker *self = host;
+    struct worker *target;
+    if (handle == LOOPBACK_HANDLE) {
+        target = self;
+    } else {
+        struct cref *c = ld_import_get(self, handle);
+        if (!c || c->kind != CREF_HANDLE) {
+            corral_error_set(err, CORRAL_EINVAL, "TypeError", "Not a worker handle.");
+            return -1;
+        }
+        target = c->w;
+    }
+    struct cref *e = ld_cref_new(CREF_ENTRY);
+    if (!e) return -1;
+    e->w = target;
+    target->refs++;
+    e->entry = strdup(name);
+    e->flags = target->is_dynamic && handle != LOOPBACK_HANDLE ? WIRE_CAP_F_NO_TRANSFER : 0;
+    if (limits) e->limits = *limits;
+    if (props && props_len) {
+        e->props = malloc(props_len);
+        if (e->props) memcpy(e->props, props, props_len);
+        e->props_len = props_len;
+        e->props_caps = ld_caps_from_sandbox(self, caps, cap_count, err);
+        if (!e->props_caps) {
+            ld_cref_unref(e);
+            return -1;
+        }
+        e->props_cap_count = cap_count;
+    }
+    int64_t idx = ld_import_add(self, e);
+    *flags = e->flags;
+    ld_cref_unref(e);
+    return idx;
+}
+
+static void h_log(void *host, struct sandbox *sb, corral_log_level level, const char *text,
+                  size_t len) {
+    struct worker *w = host;
+    struct invocation *inv = ld_inv_find(w->l, sandbox_current_invocation(sb));
+    if (!inv || inv->finished) inv = w->active;
+    if (inv) ld_inv_log(inv, level, text, len);
+}
+
+static void h_timer_set(void *host, struct sandbox *sb, uint64_t id, double delay_ms) {
+    struct worker *w = host;
+    for (size_t i = 0; i < w->l->timer_count; i++)
+        if (w->l->timers[i].w == w && w->l->timers[i].id == id) w->l->timers[i].dead = 1;
+    ld_timer_push(w->l, (struct timer_ent){.due_ms = ld_mono_ms() + delay_ms, .w = w, .gen = w->gen,
+                                        .id = id});
+}
+
+static void h_timer_clear(void *host, struct sandbox *sb, uint64_t id) {
+    struct worker *w = host;
+    for (size_t i = 0; i < w->l->timer_count; i++)
+        if (w->l->timers[i].w == w && w->l->timers[i].id == id) w->l->timers[i].dead = 1;
+}
+
+static const char blocked_msg[] =
+    "This worker is not permitted to access the internet via global functions like fetch(). It "
+    "must use capabilities (such as bindings in 'env') to talk to the outside world.";
+
+static int h_fetch(void *host, struct sandbox *sb, uint64_t fetch_id, const uint8_t *req,
+                   size_t req_len, corral_error *err) {
+    struct worker *w = host;
+    corral_loader *l = w->l;
+    struct invocation *inv = ld_inv_find(l, sandbox_current_invocation(sb));
+    if (inv && ++inv->subrequests > inv->limits.subrequests) {
+        corral_error_set(err, CORRAL_ELIMIT, "SubrequestLimitError",
+                         "The invocation made more than %llu outbound requests (the subRequests "
+                         "limit).",
+                         (unsigned long long)inv->limits.subrequests);
+        ld_inv_fail(l, inv, CORRAL_OUTCOME_EXCEEDED_LIMIT, "SubrequestLimitError", "%s", err->message);
+        return -1;
+    }
+    /* Resolve inheritance up the parent chain. */
+    struct worker *o = w;
+    while (o->outbound == WC_OUTBOUND_DEFAULT && o->parent) o = o->parent;
+    if (o->outbound == WC_OUTBOUND_STUB && o->outbound_stub) {
+        /* fetch(request) on the gateway: args = [packed request] */
+        struct wire_buf b;
+        wire_buf_init(&b, 0);
+        wire_put_header(&b);
+        wire_put_array_begin(&b, 1);
+        wire_put_raw(&b, req + 1, req_len - 1);
+        size_t len;
+        uint8_t *args = wire_buf_take(&b, &len);
+        if (!args) {
+            corral_error_set(err, CORRAL_ENOMEM, "Error", "Out of memory.");
+            return -1;
+        }
+        struct call_rec *c = ld_call_new(l);
+        ld_call_take(l, c->id);
+        c->from = w;
+        w->refs++;
+        c->from_gen = w->gen;
+        c->from_call_id = fetch_id;
+        c->is_fetch = 1;
+        c->invocation = inv ? inv->id : 0;
+        ld_route_call(l, w, fetch_id, c->invocation, o->outbound_stub, "fetch", args, len, NULL, 0, c);
+        free(args);
+        return 0;
+    }
+    if (o->outbound == WC_OUTBOUND_HOST && l->outbound) {
+        int st;
+        struct wire_limits lim = {0};
+        char *json = wire_to_json(req, req_len, &lim, 64u << 20, &st);
+        json_error_t je;
+        json_t *r = json ? json_loads(json, 0, &je) : NULL;
+        free(json);
+        if (!r) {
+            corral_error_set(err, CORRAL_EINVAL, "TypeError", "The request could not be read.");
+            return -1;
+        }
+        json_t *hs = json_object_get(r, "headers");
+        size_t n = json_array_size(hs);
+        corral_header *h = calloc(n ? n : 1, sizeof *h);
+        for (size_t i = 0; h && i < n; i++) {
+            h[i].name = json_string_value(json_array_get(json_array_get(hs, i), 0));
+            h[i].value = json_string_value(json_array_get(json_array_get(hs, i), 1));
+        }
+        corral_request rq = {.method = json_string_value(json_object_get(r, "method")),
+                             .url = json_string_value(json_object_get(r, "url")),
+                             .headers = h, .header_count = n};
+        struct corral_outbound_call *oc = calloc(1, sizeof *oc);
+        struct call_rec *c = ld_call_new(l);
+        c->from = w;
+        w->refs++;
+        c->from_gen = w->gen;
+        c->from_call_id = fetch_id;
+        c->is_fetch = 1;
+        oc->l = l;
+        oc->rec = c;
+        l->host_calls_pending++;
+        l->outbound(oc, &rq, l->outbound_ud);
+        free(h);
+        json_decref(r);
+        return 0;
+    }
+    corral_error_set(err, CORRAL_EINVAL, "Error", "%s", blocked_msg);
+    return -1;
+}
+
+static void h_wait_until(void *host, struct sandbox *sb, uint64_t invocation, int delta) {
+    struct worker *w = host;
+    struct invocation *inv = ld_inv_find(w->l, invocation);
+    if (!inv) return;
+    inv->wait_until += delta;
+    if (inv->wait_until <= 0 && inv->answered) ld_inv_finish(w->l, inv);
+}
+
+static uint8_t h_import_flags(void *host, struct sandbox *sb, uint64_t index) {
+    struct cref *c = ld_import_get(host, index);
+    return c ? c->flags : 0;
+}
+
+static void h_unhandled(void *host, struct sandbox *sb, const char *text) {
+    struct worker *w = host;
+    struct invocation *inv = ld_inv_find(w->l, sandbox_current_invocation(sb));
+    if (!inv || inv->finished) inv = w->active;
+    if (!inv) return;
+    if (text) {
+        size_t n = strlen(text) + 32;
+        char *m = malloc(n);
+        if (m) {
+            snprintf(m, n, "Unhandled rejection: %s", text);
+            ld_inv_log(inv, CORRAL_LOG_ERROR, m, strlen(m));
+            free(m);
+        }
+    }
+    inv->unhandled++;
+}
+
+
+const struct engine_host ld_engine_host = {
+    .send = h_send, .load = h_load, .get = h_get, .provide = h_provide,
+    .entrypoint = h_entrypoint, .log = h_log, .timer_set = h_timer_set,
+    .timer_clear = h_timer_clear, .fetch = h_fetch, .wait_until = h_wait_until,
+    .unhandled_rejection = h_unhandled, .import_flags = h_import_flags};
