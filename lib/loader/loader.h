@@ -11,6 +11,7 @@
 #ifndef CORRAL_LOADER_H
 #define CORRAL_LOADER_H
 
+#include <pthread.h>
 #include <stdint.h>
 
 #include "corral.h"
@@ -188,6 +189,13 @@ struct corral_loader {
     void *tail_ud;
     struct engine_host host;
     int host_calls_pending;
+    /* Work posted from other threads (ld_post), run on the loop thread. */
+    pthread_mutex_t post_lock;
+    struct posted { void (*fn)(corral_loader *, void *); void *arg; struct posted *next; } *posted,
+        *posted_tail;
+    int held;                       /* external operations in flight (ld_hold) */
+    void *net;                      /* the built-in HTTP client, if enabled */
+    void (*net_free)(void *net);
 };
 
 
@@ -199,6 +207,17 @@ struct corral_outbound_call {
 #define LOOPBACK_HANDLE UINT64_MAX
 
 extern const struct engine_host ld_engine_host;
+
+/* Runs fn(l, arg) on the loop thread during a later corral_loader_step().
+ * The only loader function that may be called from another thread.
+ * Returns 0, or -1 if memory ran out (fn is then not called). */
+int ld_post(corral_loader *l, void (*fn)(corral_loader *l, void *arg), void *arg);
+/* Counts an operation in flight outside the loader (an HTTP request), so
+ * corral_loader_run() waits for it. Loop thread only. */
+void ld_hold(corral_loader *l, int delta);
+/* lib/net/http.c: installs the built-in HTTP client as the outbound
+ * handler, allowing only the hosts in `allow`. */
+int ld_net_enable(corral_loader *l, const char *allow, corral_error *err);
 double ld_mono_ms(void);
 double ld_real_ms(void);
 void ld_limits_lower(corral_limits *out, const corral_limits *inner);

@@ -126,6 +126,7 @@ corral_loader *corral_loader_new(const corral_options *opts, corral_error *err) 
     if (l->opts.today) snprintf(l->today, sizeof l->today, "%s", l->opts.today);
     else wc_today_utc(l->today);
     l->opts.today = NULL;
+    pthread_mutex_init(&l->post_lock, NULL);
     l->epfd = epoll_create1(EPOLL_CLOEXEC);
     l->evfd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
     if (l->epfd < 0 || l->evfd < 0) {
@@ -141,8 +142,15 @@ corral_loader *corral_loader_new(const corral_options *opts, corral_error *err) 
     return l;
 }
 
+static void run_posted(corral_loader *l);
+
 void corral_loader_free(corral_loader *l) {
     if (!l) return;
+    /* The HTTP client's thread stops first; whatever it posted is dropped
+     * by running it (completions of calls that are about to be freed). */
+    if (l->net_free) l->net_free(l->net);
+    l->net = NULL;
+    run_posted(l);
     while (l->head) {
         struct task *t = l->head;
         l->head = t->next;
@@ -199,6 +207,7 @@ void corral_loader_free(corral_loader *l) {
     free(l->timers);
     close(l->epfd);
     close(l->evfd);
+    pthread_mutex_destroy(&l->post_lock);
     free(l);
 }
 
@@ -218,6 +227,7 @@ static size_t pending_count(corral_loader *l) {
     for (struct invocation *i = l->invocations; i; i = i->next_all) n++;
     for (struct corral_call *c = l->host_calls; c; c = c->next) n++;
     n += (size_t)l->host_calls_pending;
+    n += (size_t)(l->held > 0 ? l->held : 0);
     n += live_timers(l);
     return n;
 }
@@ -249,6 +259,38 @@ static void fire_due_timers(corral_loader *l) {
     }
 }
 
+int ld_post(corral_loader *l, void (*fn)(corral_loader *, void *), void *arg) {
+    struct posted *p = malloc(sizeof *p);
+    if (!p) return -1;
+    p->fn = fn;
+    p->arg = arg;
+    p->next = NULL;
+    pthread_mutex_lock(&l->post_lock);
+    if (l->posted_tail) l->posted_tail->next = p;
+    else l->posted = p;
+    l->posted_tail = p;
+    pthread_mutex_unlock(&l->post_lock);
+    uint64_t one = 1;
+    ssize_t r = write(l->evfd, &one, sizeof one);
+    (void)r;
+    return 0;
+}
+
+void ld_hold(corral_loader *l, int delta) { l->held += delta; }
+
+static void run_posted(corral_loader *l) {
+    pthread_mutex_lock(&l->post_lock);
+    struct posted *p = l->posted;
+    l->posted = l->posted_tail = NULL;
+    pthread_mutex_unlock(&l->post_lock);
+    while (p) {
+        struct posted *next = p->next;
+        p->fn(l, p->arg);
+        free(p);
+        p = next;
+    }
+}
+
 int corral_loader_step(corral_loader *l, int timeout_ms) {
     if (l->head) timeout_ms = 0;
     int due = corral_loader_timeout(l);
@@ -260,6 +302,7 @@ int corral_loader_step(corral_loader *l, int timeout_ms) {
     uint64_t drain;
     ssize_t r = read(l->evfd, &drain, sizeof drain);
     (void)r;
+    run_posted(l);
     /* Run the tasks queued so far; new ones wait for the next step. */
     struct task *batch = l->head;
     l->head = l->tail = NULL;
