@@ -10,6 +10,7 @@
 
 #include "engine/workercode.h"
 #include "loader/code.h"
+#include "wire/wire.h"
 
 corral_code *corral_code_new(void) {
     corral_code *c = calloc(1, sizeof *c);
@@ -103,38 +104,6 @@ void corral_code_set_limits(corral_code *c, const corral_limits *limits) {
     c->wc->limits = *limits;
 }
 
-static int b64_decode(const char *s, uint8_t **out, size_t *len) {
-    size_t n = strlen(s);
-    uint8_t *p = malloc(n / 4 * 3 + 3);
-    if (!p) return -1;
-    uint32_t acc = 0;
-    int bits = 0;
-    size_t o = 0;
-    for (size_t i = 0; i < n; i++) {
-        char ch = s[i];
-        int v;
-        if (ch >= 'A' && ch <= 'Z') v = ch - 'A';
-        else if (ch >= 'a' && ch <= 'z') v = ch - 'a' + 26;
-        else if (ch >= '0' && ch <= '9') v = ch - '0' + 52;
-        else if (ch == '+' || ch == '-') v = 62;
-        else if (ch == '/' || ch == '_') v = 63;
-        else if (ch == '=' || ch == '\n' || ch == '\r' || ch == ' ') continue;
-        else {
-            free(p);
-            return -1;
-        }
-        acc = acc << 6 | (uint32_t)v;
-        bits += 6;
-        if (bits >= 8) {
-            bits -= 8;
-            p[o++] = (uint8_t)(acc >> bits);
-        }
-    }
-    *out = p;
-    *len = o;
-    return 0;
-}
-
 static int module_from_json(corral_code *c, const char *name, json_t *v, corral_error *err) {
     if (json_is_string(v))
         return corral_code_add_module(c, name, CORRAL_MODULE_INFER, json_string_value(v),
@@ -165,7 +134,7 @@ static int module_from_json(corral_code *c, const char *name, json_t *v, corral_
             uint8_t *bytes = NULL;
             size_t n = 0;
             if (json_is_string(val)) {
-                if (b64_decode(json_string_value(val), &bytes, &n) < 0) bytes = NULL;
+                bytes = wire_base64_decode(json_string_value(val), json_string_length(val), &n);
             } else if (json_is_array(val)) {
                 n = json_array_size(val);
                 bytes = malloc(n ? n : 1);

@@ -255,30 +255,12 @@ static void result_fill(struct invocation *inv, corral_result *r, char **json_ou
     r->status_text = strcpy(s, st_text);
     s += strlen(st_text) + 1;
     /* body arrives base64 (the JSON bridge's mapping for bytes) */
-    static const signed char dec[256] = {
-        ['A'] = 1, ['B'] = 2, ['C'] = 3, ['D'] = 4, ['E'] = 5, ['F'] = 6, ['G'] = 7, ['H'] = 8,
-        ['I'] = 9, ['J'] = 10, ['K'] = 11, ['L'] = 12, ['M'] = 13, ['N'] = 14, ['O'] = 15,
-        ['P'] = 16, ['Q'] = 17, ['R'] = 18, ['S'] = 19, ['T'] = 20, ['U'] = 21, ['V'] = 22,
-        ['W'] = 23, ['X'] = 24, ['Y'] = 25, ['Z'] = 26, ['a'] = 27, ['b'] = 28, ['c'] = 29,
-        ['d'] = 30, ['e'] = 31, ['f'] = 32, ['g'] = 33, ['h'] = 34, ['i'] = 35, ['j'] = 36,
-        ['k'] = 37, ['l'] = 38, ['m'] = 39, ['n'] = 40, ['o'] = 41, ['p'] = 42, ['q'] = 43,
-        ['r'] = 44, ['s'] = 45, ['t'] = 46, ['u'] = 47, ['v'] = 48, ['w'] = 49, ['x'] = 50,
-        ['y'] = 51, ['z'] = 52, ['0'] = 53, ['1'] = 54, ['2'] = 55, ['3'] = 56, ['4'] = 57,
-        ['5'] = 58, ['6'] = 59, ['7'] = 60, ['8'] = 61, ['9'] = 62, ['+'] = 63, ['/'] = 64};
-    uint8_t *body = (uint8_t *)s;
     size_t bl = 0;
-    uint32_t acc = 0;
-    int bits = 0;
-    for (size_t i = 0; i < b64len; i++) {
-        int v = dec[(unsigned char)b64[i]];
-        if (!v) continue;
-        acc = acc << 6 | (uint32_t)(v - 1);
-        bits += 6;
-        if (bits >= 8) {
-            bits -= 8;
-            body[bl++] = (uint8_t)(acc >> bits);
-        }
-    }
+    uint8_t *decoded = wire_base64_decode(b64, b64len, &bl);
+    uint8_t *body = (uint8_t *)s;
+    if (decoded) memcpy(body, decoded, bl);
+    else bl = 0;
+    free(decoded);
     body[bl] = 0;
     r->body = body;
     r->body_len = bl;

@@ -685,9 +685,15 @@ static int h_fetch(void *host, struct sandbox *sb, uint64_t fetch_id, const uint
             h[i].name = json_string_value(json_array_get(json_array_get(hs, i), 0));
             h[i].value = json_string_value(json_array_get(json_array_get(hs, i), 1));
         }
+        json_t *bj = json_object_get(r, "body");
+        size_t body_len = 0;
+        uint8_t *body = json_is_string(bj) ? wire_base64_decode(json_string_value(bj),
+                                                                json_string_length(bj), &body_len)
+                                           : NULL;
         corral_request rq = {.method = json_string_value(json_object_get(r, "method")),
                              .url = json_string_value(json_object_get(r, "url")),
-                             .headers = h, .header_count = n};
+                             .headers = h, .header_count = n, .body = body,
+                             .body_len = body_len};
         struct corral_outbound_call *oc = calloc(1, sizeof *oc);
         struct call_rec *c = ld_call_new(l);
         c->from = w;
@@ -699,6 +705,7 @@ static int h_fetch(void *host, struct sandbox *sb, uint64_t fetch_id, const uint
         oc->rec = c;
         l->host_calls_pending++;
         l->outbound(oc, &rq, l->outbound_ud);
+        free(body);
         free(h);
         json_decref(r);
         return 0;

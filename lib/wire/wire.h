@@ -243,6 +243,11 @@ char *wire_to_json(const uint8_t *data, size_t len, const struct wire_limits *li
 uint8_t *wire_from_json(const char *json, size_t json_len, size_t max_bytes, size_t *out_len,
                         int *status, char *err, size_t err_size);
 
+/* Decodes base64 (standard or URL-safe; padding and whitespace ignored) as
+ * wire_to_json writes bytes. Returns a malloc'd buffer, or NULL on a bad
+ * character or no memory. */
+uint8_t *wire_base64_decode(const char *s, size_t len, size_t *out_len);
+
 /* ---- message envelopes --------------------------------------------------- */
 
 /* What a message does. Calls and returns carry a payload; the others may not. */
