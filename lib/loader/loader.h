@@ -140,6 +140,8 @@ struct task {
     struct cref **caps;
     size_t cap_count;
     struct cref *entry;             /* a CALL on an entrypoint */
+    struct cref *target_ref;        /* a CALL on an object: kept so a RELEASE racing the call
+                                     * cannot drop the export before it is delivered */
     struct task *next;
 };
 

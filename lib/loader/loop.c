@@ -52,6 +52,7 @@ void ld_task_free(struct task *t) {
     free(t->payload);
     ld_crefs_free(t->caps, t->cap_count);
     if (t->entry) ld_cref_unref(t->entry);
+    if (t->target_ref) ld_cref_unref(t->target_ref);
     if (t->w) ld_worker_unref(t->w);
     free(t);
 }

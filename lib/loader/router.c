@@ -275,6 +275,10 @@ void ld_route_call(corral_loader *l, struct worker *from, uint64_t from_call_id,
     t->gen = target->gen;
     t->msg_kind = WIRE_MSG_CALL;
     t->target = target->obj;
+    if (target->kind == CREF_OBJECT) {
+        t->target_ref = target;
+        target->refs++;
+    }
     t->name = method ? strdup(method) : NULL;
     t->payload = malloc(len ? len : 1);
     if (t->payload && len) memcpy(t->payload, payload, len);

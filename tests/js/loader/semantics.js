@@ -92,7 +92,7 @@ export default {
     out.push(await amsg(e.echo({ w: new WeakMap() })));
     out.push(await amsg(L.load(code({ "main.js": "export default { f(s) { return 1 } }" })).getEntrypoint().f(vals.getEntrypoint())));
     out.push(msg(() => L.load(code({ "main.js": "" }, { env: { X: vals.getEntrypoint() } }))));
-    out.push(await amsg(e.target().then((t) => t.ping())));
+    out.push(await e.target().then((t) => t.ping()));
     return new Response(out.join("\n") + "\n");
   },
 };
