@@ -63,12 +63,10 @@ const char *corral_call_worker_id(const corral_call *call) { return call->worker
 
 static void call_complete(corral_call *call, int ok, const uint8_t *p, size_t len) {
     corral_loader *l = call->l;
-    for (struct corral_call **pp = &l->host_calls; *pp; pp = &(*pp)->next) {
-        if (*pp == call) {
-            *pp = call->next;
-            break;
-        }
-    }
+    if (call->prev) call->prev->next = call->next;
+    else l->host_calls = call->next;
+    if (call->next) call->next->prev = call->prev;
+    l->host_call_count--;
     struct call_rec *c = ld_call_take(l, call->call_id);
     if (c) ld_answer_to(l, c, ok, p, len, NULL, 0);
     free(call->method);

@@ -63,9 +63,7 @@ const char *corral_log_level_name(corral_log_level l) {
 /* ---- invocations --------------------------------------------------------- */
 
 struct invocation *ld_inv_find(corral_loader *l, uint64_t id) {
-    for (struct invocation *i = l->invocations; i; i = i->next_all)
-        if (i->id == id) return i;
-    return NULL;
+    return ld_idmap_get(&l->inv_ids, id);
 }
 
 void ld_inv_log(struct invocation *inv, corral_log_level level, const char *text, size_t len) {
@@ -282,12 +280,13 @@ void ld_inv_unlink_active(struct invocation *inv) {
 }
 
 void ld_inv_destroy(corral_loader *l, struct invocation *inv) {
-    for (struct invocation **p = &l->invocations; *p; p = &(*p)->next_all) {
-        if (*p == inv) {
-            *p = inv->next_all;
-            break;
-        }
-    }
+    ld_timer_cancel(l, inv->wall_timer);
+    inv->wall_timer = NULL;
+    ld_idmap_take(&l->inv_ids, inv->id);
+    if (inv->prev_all) inv->prev_all->next_all = inv->next_all;
+    else l->invocations = inv->next_all;
+    if (inv->next_all) inv->next_all->prev_all = inv->prev_all;
+    l->inv_live--;
     ld_inv_unlink_active(inv);
     for (size_t i = 0; i < inv->log_count; i++) free((char *)inv->logs[i].text);
     free(inv->logs);

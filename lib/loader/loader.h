@@ -20,6 +20,17 @@
 
 struct worker;
 
+/* idmap.c: nonzero ids to pointers. */
+struct idmap {
+    uint64_t *keys;
+    void **vals;
+    size_t cap, count;
+};
+int ld_idmap_put(struct idmap *m, uint64_t key, void *val);
+void *ld_idmap_get(const struct idmap *m, uint64_t key);
+void *ld_idmap_take(struct idmap *m, uint64_t key);
+void ld_idmap_free(struct idmap *m);
+
 enum cref_kind { CREF_OBJECT, CREF_ENTRY, CREF_CAPABILITY, CREF_HANDLE, CREF_DEAD };
 
 /* What an import index names. Shared by every table that holds it. */
@@ -57,6 +68,7 @@ struct invocation {
     uint64_t calls, subrequests;
     int answered, finished;
     int wait_until;
+    struct timer_node *wall_timer;
     /* outcome */
     corral_outcome outcome;
     uint8_t *payload;               /* the answer */
@@ -68,7 +80,7 @@ struct invocation {
     int logs_truncated;
     size_t unhandled;
     struct invocation *next_active; /* in w->active */
-    struct invocation *next_all;    /* in loader's list */
+    struct invocation *next_all, *prev_all; /* in the loader's list */
 };
 
 struct worker {
@@ -90,10 +102,13 @@ struct worker {
     int outbound;                   /* enum wc_outbound, resolved */
     corral_limits limits;
     struct invocation *active;
+    struct timer_node *timers;      /* this worker's sandbox timers */
     struct task *parked, *parked_tail;
     int in_cache;
     struct worker *lru_prev, *lru_next;
-    struct worker *next_all;
+    uint64_t id_hash;               /* of id, for the cache index */
+    struct worker *hash_next;       /* workers whose ids hash alike */
+    struct worker *next_all, *prev_all;
 };
 
 /* ---- shared between the loader's files ---------------------------------- */
@@ -114,7 +129,7 @@ struct corral_call {
     char *args_json;
     size_t args_len;
     char *worker_id;
-    struct corral_call *next;
+    struct corral_call *next, *prev;
 };
 
 struct corral_worker {
@@ -155,16 +170,17 @@ struct call_rec {
     uint64_t invocation;            /* the caller's invocation, for limits */
     struct worker *callee;          /* the sandbox answering, if any */
     int is_fetch;                   /* answer goes to sandbox_fetch_done */
-    struct call_rec *next;
+    struct call_rec *next, *prev;
 };
 
-struct timer_ent {
+struct timer_node {
     double due_ms;
-    uint64_t seq;
-    struct worker *w;               /* NULL: a wall-time limit */
+    uint64_t seq;                   /* ties fire in the order they were set */
+    struct worker *w;               /* NULL: an invocation's wall-time limit */
     uint32_t gen;
-    uint64_t id;                    /* timer id, or invocation id */
-    int dead;
+    uint64_t id;                    /* the sandbox's timer id, or the invocation id */
+    size_t heap_index;
+    struct timer_node *wnext, *wprev;
 };
 
 struct corral_loader {
@@ -173,9 +189,14 @@ struct corral_loader {
     char today[11];
     int epfd, evfd;
     struct task *head, *tail;
-    struct call_rec *calls;
+    struct call_rec *calls;         /* every routed call awaiting its answer */
+    struct idmap call_ids;          /* id -> call_rec */
+    struct idmap inv_ids;           /* id -> invocation */
+    struct idmap cache_ids;         /* hash of a get() id -> first cached worker with it */
+    int closing;                    /* corral_loader_free is tearing down */
+    size_t task_count, inv_live, host_call_count;
     uint64_t next_call_id;
-    struct timer_ent *timers;
+    struct timer_node **timers;     /* a min-heap (timers.c) */
     size_t timer_count, timer_cap;
     uint64_t timer_seq;
     struct worker *workers;
@@ -232,7 +253,15 @@ int64_t ld_import_add(struct worker *w, struct cref *c);
 struct cref *ld_import_get(struct worker *w, uint64_t idx);
 void ld_task_free(struct task *t);
 void ld_task_push(corral_loader *l, struct task *t);
-void ld_timer_push(corral_loader *l, struct timer_ent e);
+/* timers.c */
+struct timer_node *ld_timer_add(corral_loader *l, double due_ms, struct worker *w, uint64_t id);
+void ld_timer_cancel(corral_loader *l, struct timer_node *n);
+struct timer_node *ld_timer_find(struct worker *w, uint64_t id);
+void ld_timers_cancel_worker(corral_loader *l, struct worker *w);
+double ld_timer_next_due(corral_loader *l);
+/* The earliest timer due at `now`, detached from the heap (free it), or NULL. */
+struct timer_node *ld_timer_pop_due(corral_loader *l, double now);
+void ld_timers_free(corral_loader *l);
 void ld_inv_answer(corral_loader *l, struct invocation *inv, int ok, const uint8_t *p,
                        size_t len, size_t ncaps);
 void ld_inv_destroy(corral_loader *l, struct invocation *inv);
@@ -256,6 +285,8 @@ void ld_answer_error(corral_loader *l, struct call_rec *c, const char *name,
 void ld_answer_to(corral_loader *l, struct call_rec *c, int ok, const uint8_t *p, size_t len,
                       struct cref **caps, size_t ncaps);
 struct call_rec *ld_call_new(corral_loader *l);
+/* Lists a record (taken earlier) again, so its answer can find it. */
+void ld_call_link(corral_loader *l, struct call_rec *c);
 struct call_rec *ld_call_take(corral_loader *l, uint64_t id);
 void ld_fail_calls_to(corral_loader *l, struct worker *w, const char *name, const char *msg);
 struct invocation *ld_inv_new(corral_loader *l, struct worker *w, const char *entry,

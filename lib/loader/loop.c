@@ -44,6 +44,7 @@ void ld_task_push(corral_loader *l, struct task *t) {
     if (l->tail) l->tail->next = t;
     else l->head = t;
     l->tail = t;
+    l->task_count++;
     wake(l);
 }
 
@@ -57,52 +58,6 @@ void ld_task_free(struct task *t) {
     free(t);
 }
 
-void ld_timer_push(corral_loader *l, struct timer_ent e) {
-    if (l->timer_count == l->timer_cap) {
-        size_t ncap = l->timer_cap ? l->timer_cap * 2 : 16;
-        struct timer_ent *n = realloc(l->timers, ncap * sizeof *n);
-        if (!n) return;
-        l->timers = n;
-        l->timer_cap = ncap;
-    }
-    e.seq = ++l->timer_seq;
-    size_t i = l->timer_count++;
-    while (i > 0) {
-        size_t p = (i - 1) / 2;
-        struct timer_ent *pe = &l->timers[p];
-        if (pe->due_ms < e.due_ms || (pe->due_ms == e.due_ms && pe->seq < e.seq)) break;
-        l->timers[i] = *pe;
-        i = p;
-    }
-    l->timers[i] = e;
-}
-
-static struct timer_ent timer_pop(corral_loader *l) {
-    struct timer_ent top = l->timers[0];
-    struct timer_ent last = l->timers[--l->timer_count];
-    size_t i = 0, n = l->timer_count;
-    for (;;) {
-        size_t c = 2 * i + 1;
-        if (c >= n) break;
-        if (c + 1 < n && (l->timers[c + 1].due_ms < l->timers[c].due_ms ||
-                          (l->timers[c + 1].due_ms == l->timers[c].due_ms &&
-                           l->timers[c + 1].seq < l->timers[c].seq)))
-            c++;
-        if (last.due_ms < l->timers[c].due_ms ||
-            (last.due_ms == l->timers[c].due_ms && last.seq < l->timers[c].seq))
-            break;
-        l->timers[i] = l->timers[c];
-        i = c;
-    }
-    if (n) l->timers[i] = last;
-    return top;
-}
-
-static size_t live_timers(corral_loader *l) {
-    size_t n = 0;
-    for (size_t i = 0; i < l->timer_count; i++) n += !l->timers[i].dead;
-    return n;
-}
 
 /* ---- public API: loader ------------------------------------------------- */
 
@@ -152,6 +107,10 @@ void corral_loader_free(corral_loader *l) {
     if (l->net_free) l->net_free(l->net);
     l->net = NULL;
     run_posted(l);
+    /* Every worker stays allocated until the end (closing stops reference
+     * counts from freeing them), so the edges between workers, calls,
+     * tasks and caps can be dropped in any order. */
+    l->closing = 1;
     while (l->head) {
         struct task *t = l->head;
         l->head = t->next;
@@ -172,40 +131,37 @@ void corral_loader_free(corral_loader *l) {
         free(c->worker_id);
         free(c);
     }
-    /* Break reference cycles: every worker drops its sandbox and imports. */
-    for (struct worker *w = l->workers; w; w = w->next_all) {
-        w->refs++;
-        ld_worker_discard_sandbox(w);
-    }
     while (l->calls) {
-        struct call_rec *c = l->calls;
-        l->calls = c->next;
+        struct call_rec *c = ld_call_take(l, l->calls->id);
         if (c->from) ld_worker_unref(c->from);
         if (c->callee) ld_worker_unref(c->callee);
         free(c);
     }
-    while (l->workers) {
-        struct worker *w = l->workers;
-        l->workers = w->next_all;
-        w->next_all = NULL;
-        /* whatever references remain are cycles among dead workers */
+    for (struct worker *w = l->workers; w; w = w->next_all) {
+        ld_worker_discard_sandbox(w);
         while (w->parked) {
             struct task *t = w->parked;
             w->parked = t->next;
-            t->w = NULL;
-            free(t->name);
-            free(t->payload);
-            free(t->caps);
-            free(t);
+            ld_task_free(t);
         }
-        for (size_t i = 0; i < w->env_cap_count; i++) free(NULL);
-        free(w->env_caps);
+        ld_crefs_free(w->env_caps, w->env_cap_count);
+        w->env_caps = NULL;
+        w->env_cap_count = 0;
+        if (w->outbound_stub) ld_cref_unref(w->outbound_stub);
+        w->outbound_stub = NULL;
+    }
+    while (l->workers) {
+        struct worker *w = l->workers;
+        l->workers = w->next_all;
         wc_free(w->code);
         free(w->imports);
         free(w->id);
         free(w);
     }
-    free(l->timers);
+    ld_timers_free(l);
+    ld_idmap_free(&l->call_ids);
+    ld_idmap_free(&l->inv_ids);
+    ld_idmap_free(&l->cache_ids);
     close(l->epfd);
     close(l->evfd);
     pthread_mutex_destroy(&l->post_lock);
@@ -216,45 +172,45 @@ int corral_loader_fd(corral_loader *l) { return l->epfd; }
 
 int corral_loader_timeout(corral_loader *l) {
     if (l->head) return 0;
-    while (l->timer_count && l->timers[0].dead) timer_pop(l);
     if (!l->timer_count) return -1;
-    double d = l->timers[0].due_ms - ld_mono_ms();
+    double d = ld_timer_next_due(l) - ld_mono_ms();
     return d <= 0 ? 0 : (int)(d + 0.999);
 }
 
 static size_t pending_count(corral_loader *l) {
     size_t n = 0;
-    for (struct task *t = l->head; t; t = t->next) n++;
-    for (struct invocation *i = l->invocations; i; i = i->next_all) n++;
-    for (struct corral_call *c = l->host_calls; c; c = c->next) n++;
+    n += l->task_count + l->inv_live + l->host_call_count;
     n += (size_t)l->host_calls_pending;
     n += (size_t)(l->held > 0 ? l->held : 0);
-    n += live_timers(l);
+    n += l->timer_count;
     return n;
 }
 
 static void fire_due_timers(corral_loader *l) {
     double now = ld_mono_ms();
-    while (l->timer_count && l->timers[0].due_ms <= now) {
-        struct timer_ent e = timer_pop(l);
-        if (e.dead) continue;
-        if (!e.w) {
-            struct invocation *inv = ld_inv_find(l, e.id);
-            if (inv && !inv->answered) {
-                struct worker *w = inv->w;
-                w->refs++;
-                if (w->sb) sandbox_kill(w->sb, SANDBOX_KILL_WALL);
-                ld_kill_worker_invocations(l, w, SANDBOX_KILL_WALL);
-                ld_worker_unref(w);
-            }
+    struct timer_node *n;
+    while ((n = ld_timer_pop_due(l, now))) {
+        struct worker *w = n->w;
+        uint64_t id = n->id;
+        uint32_t gen = n->gen;
+        free(n);
+        if (!w) {
+            struct invocation *inv = ld_inv_find(l, id);
+            if (!inv) continue;
+            inv->wall_timer = NULL;
+            if (inv->answered) continue;
+            w = inv->w;
+            w->refs++;
+            if (w->sb) sandbox_kill(w->sb, SANDBOX_KILL_WALL);
+            ld_kill_worker_invocations(l, w, SANDBOX_KILL_WALL);
+            ld_worker_unref(w);
             continue;
         }
-        struct worker *w = e.w;
-        if (!w->sb || w->gen != e.gen) continue;
+        if (!w->sb || w->gen != gen) continue;
         w->refs++;
         uint64_t start;
         ld_run_turn_begin(w, &start);
-        sandbox_fire_timer(w->sb, e.id);
+        sandbox_fire_timer(w->sb, id);
         ld_run_turn_end(l, w, start);
         ld_worker_unref(w);
     }
@@ -307,6 +263,7 @@ int corral_loader_step(corral_loader *l, int timeout_ms) {
     /* Run the tasks queued so far; new ones wait for the next step. */
     struct task *batch = l->head;
     l->head = l->tail = NULL;
+    l->task_count = 0;
     while (batch) {
         struct task *t = batch;
         batch = t->next;

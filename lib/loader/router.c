@@ -26,20 +26,26 @@ struct call_rec *ld_call_new(corral_loader *l) {
     struct call_rec *c = calloc(1, sizeof *c);
     if (!c) return NULL;
     c->id = ++l->next_call_id;
-    c->next = l->calls;
-    l->calls = c;
+    ld_call_link(l, c);
     return c;
 }
 
+void ld_call_link(corral_loader *l, struct call_rec *c) {
+    if (ld_idmap_put(&l->call_ids, c->id, c) < 0) return; /* unreachable: its answer is dropped */
+    c->prev = NULL;
+    c->next = l->calls;
+    if (l->calls) l->calls->prev = c;
+    l->calls = c;
+}
+
 struct call_rec *ld_call_take(corral_loader *l, uint64_t id) {
-    for (struct call_rec **p = &l->calls; *p; p = &(*p)->next) {
-        if ((*p)->id == id) {
-            struct call_rec *c = *p;
-            *p = c->next;
-            return c;
-        }
-    }
-    return NULL;
+    struct call_rec *c = ld_idmap_take(&l->call_ids, id);
+    if (!c) return NULL;
+    if (c->prev) c->prev->next = c->next;
+    else l->calls = c->next;
+    if (c->next) c->next->prev = c->prev;
+    c->next = c->prev = NULL;
+    return c;
 }
 
 void ld_run_turn_begin(struct worker *w, uint64_t *start_cpu) {
@@ -200,10 +206,11 @@ static void capability_call(corral_loader *l, struct call_rec *c, struct cref *t
     call->args_len = strlen(json);
     call->worker_id = strdup(worker_id ? worker_id : "host");
     call->next = l->host_calls;
+    if (l->host_calls) l->host_calls->prev = call;
     l->host_calls = call;
-    /* c stays in l->calls until the host completes */
-    c->next = l->calls;
-    l->calls = c;
+    l->host_call_count++;
+    /* c stays listed until the host completes */
+    ld_call_link(l, c);
     m->fn(call, m->ud);
 }
 
@@ -219,10 +226,19 @@ struct invocation *ld_inv_new(corral_loader *l, struct worker *w, const char *en
     if (extra) ld_limits_lower(&inv->limits, extra);
     inv->wall_start_ms = ld_mono_ms();
     inv->id = id;
-    ld_timer_push(l, (struct timer_ent){.due_ms = inv->wall_start_ms + (double)inv->limits.wall_ms,
-                                     .w = NULL, .id = id});
+    inv->wall_timer = ld_timer_add(l, inv->wall_start_ms + (double)inv->limits.wall_ms, NULL, id);
+    if (ld_idmap_put(&l->inv_ids, id, inv) < 0) {
+        ld_timer_cancel(l, inv->wall_timer);
+        free(inv->entrypoint);
+        free(inv->method);
+        ld_worker_unref(w);
+        free(inv);
+        return NULL;
+    }
     inv->next_all = l->invocations;
+    if (l->invocations) l->invocations->prev_all = inv;
     l->invocations = inv;
+    l->inv_live++;
     inv->next_active = w->active;
     w->active = inv;
     l->invocation_count++;
@@ -301,8 +317,7 @@ void ld_route_call(corral_loader *l, struct worker *from, uint64_t from_call_id,
     }
     c->callee = w;
     w->refs++;
-    c->next = l->calls;
-    l->calls = c;
+    ld_call_link(l, c);
     t->id = c->id;
     ld_task_push(l, t);
 }
@@ -488,23 +503,6 @@ static int64_t h_load(void *host, struct sandbox *sb, struct workercode *code, c
     return idx;
 }
 
-struct worker *ld_cache_find(corral_loader *l, const char *id) {
-    for (struct worker *w = l->lru_head; w; w = w->lru_next)
-        if (w->in_cache && strcmp(w->id, id) == 0) return w;
-    return NULL;
-}
-
-void ld_cache_insert(corral_loader *l, struct worker *w) {
-    w->in_cache = 1;
-    w->refs++;
-    ld_lru_touch(l, w);
-    l->cached++;
-    while (l->cached > l->opts.cache_capacity && l->lru_tail) {
-        l->evictions++;
-        ld_cache_remove(l, l->lru_tail);
-    }
-}
-
 static int64_t h_get(void *host, struct sandbox *sb, const char *id, int *need_code,
                      corral_error *err) {
     struct worker *parent = host;
@@ -614,16 +612,13 @@ static void h_log(void *host, struct sandbox *sb, corral_log_level level, const 
 
 static void h_timer_set(void *host, struct sandbox *sb, uint64_t id, double delay_ms) {
     struct worker *w = host;
-    for (size_t i = 0; i < w->l->timer_count; i++)
-        if (w->l->timers[i].w == w && w->l->timers[i].id == id) w->l->timers[i].dead = 1;
-    ld_timer_push(w->l, (struct timer_ent){.due_ms = ld_mono_ms() + delay_ms, .w = w, .gen = w->gen,
-                                        .id = id});
+    ld_timer_cancel(w->l, ld_timer_find(w, id));
+    ld_timer_add(w->l, ld_mono_ms() + delay_ms, w, id);
 }
 
 static void h_timer_clear(void *host, struct sandbox *sb, uint64_t id) {
     struct worker *w = host;
-    for (size_t i = 0; i < w->l->timer_count; i++)
-        if (w->l->timers[i].w == w && w->l->timers[i].id == id) w->l->timers[i].dead = 1;
+    ld_timer_cancel(w->l, ld_timer_find(w, id));
 }
 
 static const char blocked_msg[] =

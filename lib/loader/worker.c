@@ -128,9 +128,42 @@ void ld_lru_touch(corral_loader *l, struct worker *w) {
     if (!l->lru_tail) l->lru_tail = w;
 }
 
+static uint64_t hash_id(const char *s) {
+    uint64_t h = 0xcbf29ce484222325ULL;
+    for (; *s; s++) h = (h ^ (uint8_t)*s) * 0x100000001b3ULL;
+    return h ? h : 1;
+}
+
+struct worker *ld_cache_find(corral_loader *l, const char *id) {
+    for (struct worker *w = ld_idmap_get(&l->cache_ids, hash_id(id)); w; w = w->hash_next)
+        if (strcmp(w->id, id) == 0) return w;
+    return NULL;
+}
+
+void ld_cache_insert(corral_loader *l, struct worker *w) {
+    w->id_hash = hash_id(w->id);
+    w->hash_next = ld_idmap_get(&l->cache_ids, w->id_hash);
+    if (ld_idmap_put(&l->cache_ids, w->id_hash, w) < 0) return; /* not cached: rebuilt next time */
+    w->in_cache = 1;
+    w->refs++;
+    ld_lru_touch(l, w);
+    l->cached++;
+    while (l->cached > l->opts.cache_capacity && l->lru_tail) {
+        l->evictions++;
+        ld_cache_remove(l, l->lru_tail);
+    }
+}
+
 void ld_cache_remove(corral_loader *l, struct worker *w) {
     if (!w->in_cache) return;
     w->in_cache = 0;
+    struct worker *head = ld_idmap_take(&l->cache_ids, w->id_hash);
+    if (head == w) head = w->hash_next;
+    else
+        for (struct worker *p = head; p; p = p->hash_next)
+            if (p->hash_next == w) p->hash_next = w->hash_next;
+    if (head) ld_idmap_put(&l->cache_ids, w->id_hash, head);
+    w->hash_next = NULL;
     lru_unlink(l, w);
     l->cached--;
     ld_worker_unref(w);
@@ -138,12 +171,9 @@ void ld_cache_remove(corral_loader *l, struct worker *w) {
 
 static void worker_free(struct worker *w) {
     corral_loader *l = w->l;
-    for (struct worker **p = &l->workers; *p; p = &(*p)->next_all) {
-        if (*p == w) {
-            *p = w->next_all;
-            break;
-        }
-    }
+    if (w->prev_all) w->prev_all->next_all = w->next_all;
+    else l->workers = w->next_all;
+    if (w->next_all) w->next_all->prev_all = w->prev_all;
     ld_worker_discard_sandbox(w);
     while (w->parked) {
         struct task *t = w->parked;
@@ -160,7 +190,8 @@ static void worker_free(struct worker *w) {
 }
 
 void ld_worker_unref(struct worker *w) {
-    if (w && --w->refs == 0) worker_free(w);
+    /* During teardown corral_loader_free owns every worker's memory. */
+    if (w && --w->refs == 0 && !w->l->closing) worker_free(w);
 }
 
 struct worker *ld_worker_new(corral_loader *l, const char *id) {
@@ -177,6 +208,7 @@ struct worker *ld_worker_new(corral_loader *l, const char *id) {
     }
     w->limits = l->limits;
     w->next_all = l->workers;
+    if (l->workers) l->workers->prev_all = w;
     l->workers = w;
     return w;
 }
@@ -193,8 +225,7 @@ void ld_worker_discard_sandbox(struct worker *w) {
     l->live_sandboxes--;
     for (size_t i = 0; i < w->import_count; i++) ld_cref_unref(w->imports[i]);
     w->import_count = 0;
-    for (size_t i = 0; i < l->timer_count; i++)
-        if (l->timers[i].w == w) l->timers[i].dead = 1;
+    ld_timers_cancel_worker(l, w);
 }
 
 static void apply_code_limits(struct worker *w) {
