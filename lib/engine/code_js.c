@@ -252,15 +252,57 @@ struct workercode *sb_workercode_from_js(struct sandbox *sb, JSValueConst obj, c
         }
         c->outbound = WC_OUTBOUND_STUB;
     }
-    if (!JS_IsUndefined(env) || c->outbound == WC_OUTBOUND_STUB) {
+    /* tails: service stubs that receive each invocation's trace event. */
+    JSValue tails = JS_GetPropertyStr(ctx, obj, "tails");
+    int64_t ntails = 0;
+    if (!JS_IsUndefined(tails)) {
+        if (!JS_IsArray(ctx, tails) || sb_length(ctx, tails, &ntails) < 0) ntails = -1;
+        for (int64_t i = 0; i < ntails; i++) {
+            JSValue t = JS_GetPropertyUint32(ctx, tails, (uint32_t)i);
+            uint64_t idx;
+            uint8_t fl;
+            if (!sb_stub_info(t, &idx, &fl)) ntails = -1;
+            JS_FreeValue(ctx, t);
+        }
+        if (ntails < 0) {
+            JS_FreeValue(ctx, tails);
+            JS_FreeValue(ctx, env);
+            JS_FreeValue(ctx, ob);
+            corral_error_set(err, CORRAL_EINVAL, "TypeError",
+                             "WorkerCode.tails must be an array of service stubs (such as "
+                             "ctx.exports.Tail()).");
+            goto fail;
+        }
+    }
+    JSValue st = JS_GetPropertyStr(ctx, obj, "streamingTails");
+    int64_t nst = 0;
+    if (JS_IsArray(ctx, st)) sb_length(ctx, st, &nst);
+    JS_FreeValue(ctx, st);
+    if (nst > 0) {
+        JS_FreeValue(ctx, tails);
+        JS_FreeValue(ctx, env);
+        JS_FreeValue(ctx, ob);
+        if (!c->allow_experimental)
+            corral_error_set(err, CORRAL_EINVAL, "Error",
+                             "Streaming tail workers are experimental. You must pass the option "
+                             "'allowExperimental: true' to the worker loader to use them");
+        else
+            corral_error_set(err, CORRAL_EINVAL, "Error",
+                             "Streaming tail workers are not supported yet by corral; use tails.");
+        goto fail;
+    }
+    c->tail_count = (size_t)ntails;
+    if (!JS_IsUndefined(env) || c->outbound == WC_OUTBOUND_STUB || ntails > 0) {
         JSValue pair = JS_NewArray(ctx);
         JS_SetPropertyUint32(ctx, pair, 0, JS_IsUndefined(env) ? JS_NewObject(ctx) : JS_DupValue(ctx, env));
         JS_SetPropertyUint32(ctx, pair, 1, c->outbound == WC_OUTBOUND_STUB ? JS_DupValue(ctx, ob) : JS_NULL);
+        JS_SetPropertyUint32(ctx, pair, 2, ntails > 0 ? JS_DupValue(ctx, tails) : JS_NewArray(ctx));
         size_t len, ncaps;
         struct wire_cap *caps;
         uint8_t *p = sb_encode(sb, pair, sb->arg_bytes, "ArgumentSizeLimitError", &len, &caps, &ncaps);
         JS_FreeValue(ctx, pair);
         if (!p) {
+            JS_FreeValue(ctx, tails);
             JS_FreeValue(ctx, env);
             JS_FreeValue(ctx, ob);
             goto fail;
@@ -272,6 +314,7 @@ struct workercode *sb_workercode_from_js(struct sandbox *sb, JSValueConst obj, c
     }
     JS_FreeValue(ctx, env);
     JS_FreeValue(ctx, ob);
+    JS_FreeValue(ctx, tails);
     read_limits(ctx, obj, &c->limits);
 
     /* The env limit applies to the env alone; the pair adds a few bytes. */

@@ -118,6 +118,7 @@ struct workercode *wc_clone(const struct workercode *c) {
     }
     n->outbound = c->outbound;
     n->outbound_cap = c->outbound_cap;
+    n->tail_count = c->tail_count;
     n->limits = c->limits;
     n->tenant = dup_or_null(c->tenant);
     if ((c->compat_date && !n->compat_date) || (c->main_module && !n->main_module)) goto fail;

@@ -57,6 +57,7 @@ struct workercode {
     size_t binding_count;
     enum wc_outbound outbound;
     uint64_t outbound_cap;      /* WC_OUTBOUND_STUB: index into env_caps */
+    size_t tail_count;          /* tails: the last tail_count entries of env_caps */
     corral_limits limits;       /* zero = not set */
     char *tenant;
 };

@@ -309,6 +309,7 @@ void ld_inv_finish(corral_loader *l, struct invocation *inv) {
     corral_result r;
     result_fill(inv, &r, &json, &hdrs, &strings);
     if (l->tail_fn) l->tail_fn(&r, l->tail_ud);
+    if (inv->w && inv->w->tail_count) ld_deliver_tails(l, inv, &r);
     if (inv->from_host && inv->done) inv->done(&r, inv->userdata);
     free(json);
     free(hdrs);

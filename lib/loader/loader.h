@@ -98,6 +98,7 @@ struct worker {
     struct cref **env_caps;         /* env stubs, installed at 0..n-1 at every start */
     size_t env_cap_count;
     struct cref *outbound_stub;
+    size_t tail_count;              /* tails: the last tail_count entries of env_caps */
     struct worker *parent;          /* for inherited outbound */
     int outbound;                   /* enum wc_outbound, resolved */
     corral_limits limits;
@@ -297,6 +298,8 @@ void ld_route_call(corral_loader *l, struct worker *from, uint64_t from_call_id,
                        const uint8_t *payload, size_t len, struct cref **caps, size_t ncaps,
                        struct call_rec *host_rec);
 void ld_run_task(corral_loader *l, struct task *t);
+/* Sends an ended invocation's trace event to the worker's tails. */
+void ld_deliver_tails(corral_loader *l, struct invocation *inv, const corral_result *r);
 void ld_run_turn_begin(struct worker *w, uint64_t *start_cpu);
 void ld_run_turn_end(corral_loader *l, struct worker *w, uint64_t start_cpu);
 struct worker *ld_cache_find(corral_loader *l, const char *id);

@@ -403,6 +403,83 @@ void ld_run_task(corral_loader *l, struct task *t) {
     ld_task_free(t);
 }
 
+/* The trace event Workers hands a tail worker's tail(events) handler, one
+ * per invocation: outcome, timing, the console lines and the exception. */
+static uint8_t *trace_event(const struct invocation *inv, const corral_result *r, size_t *len) {
+    struct wire_buf b;
+    wire_buf_init(&b, 0);
+    wire_put_header(&b);
+    wire_put_array_begin(&b, 1); /* the arguments: tail(events) */
+    wire_put_array_begin(&b, 1); /* events: one per invocation */
+    wire_put_object_begin(&b, 9);
+    wire_put_key(&b, "scriptName", 10);
+    wire_put_string(&b, r->worker_id, strlen(r->worker_id));
+    wire_put_key(&b, "entrypoint", 10);
+    wire_put_string(&b, r->entrypoint, strlen(r->entrypoint));
+    wire_put_key(&b, "outcome", 7);
+    const char *o = corral_outcome_name(r->outcome);
+    wire_put_string(&b, o, strlen(o));
+    wire_put_key(&b, "eventTimestamp", 14);
+    wire_put_number(&b, (double)(int64_t)(ld_real_ms() - r->wall_ms));
+    wire_put_key(&b, "event", 5);
+    if (inv->is_fetch) {
+        wire_put_object_begin(&b, 1);
+        wire_put_key(&b, "request", 7);
+        wire_put_object_begin(&b, 0);
+    } else {
+        wire_put_object_begin(&b, 1);
+        wire_put_key(&b, "rpcMethod", 9);
+        wire_put_string(&b, r->method, strlen(r->method));
+    }
+    wire_put_key(&b, "logs", 4);
+    wire_put_array_begin(&b, r->log_count);
+    for (size_t i = 0; i < r->log_count; i++) {
+        const char *lv = corral_log_level_name(r->logs[i].level);
+        wire_put_object_begin(&b, 3);
+        wire_put_key(&b, "level", 5);
+        wire_put_string(&b, lv, strlen(lv));
+        wire_put_key(&b, "message", 7);
+        wire_put_array_begin(&b, 1);
+        wire_put_string(&b, r->logs[i].text, strlen(r->logs[i].text));
+        wire_put_key(&b, "timestamp", 9);
+        wire_put_number(&b, (double)(int64_t)r->logs[i].timestamp_ms);
+    }
+    wire_put_key(&b, "exceptions", 10);
+    if (r->outcome != CORRAL_OUTCOME_OK && r->error_name) {
+        wire_put_array_begin(&b, 1);
+        wire_put_object_begin(&b, 3);
+        wire_put_key(&b, "name", 4);
+        wire_put_string(&b, r->error_name, strlen(r->error_name));
+        wire_put_key(&b, "message", 7);
+        const char *m = r->error_message ? r->error_message : "";
+        wire_put_string(&b, m, strlen(m));
+        wire_put_key(&b, "timestamp", 9);
+        wire_put_number(&b, (double)(int64_t)ld_real_ms());
+    } else {
+        wire_put_array_begin(&b, 0);
+    }
+    wire_put_key(&b, "cpuTime", 7);
+    wire_put_number(&b, (double)(int64_t)r->cpu_ms);
+    wire_put_key(&b, "wallTime", 8);
+    wire_put_number(&b, (double)(int64_t)r->wall_ms);
+    return wire_buf_take(&b, len);
+}
+
+void ld_deliver_tails(corral_loader *l, struct invocation *inv, const corral_result *r) {
+    struct worker *w = inv->w;
+    size_t len;
+    uint8_t *p = trace_event(inv, r, &len);
+    if (!p) return;
+    for (size_t i = w->env_cap_count - w->tail_count; i < w->env_cap_count; i++) {
+        /* Nobody awaits a tail's answer (from is NULL), but the call on the
+         * tail's entrypoint is an invocation of its own, with its limits. */
+        struct call_rec *c = ld_call_new(l);
+        if (!c) break;
+        ld_route_call(l, NULL, 0, 0, w->env_caps[i], "tail", p, len, NULL, 0, c);
+    }
+    free(p);
+}
+
 /* ---- the engine_host callbacks ------------------------------------------- */
 
 static void h_send(void *host, struct sandbox *sb, const struct wire_msg *m) {

@@ -295,15 +295,16 @@ int ld_worker_set_code(struct worker *w, struct workercode *code, struct worker 
         w->env_cap_count = code->env_cap_count;
     }
     if (code->outbound == WC_OUTBOUND_STUB) {
-        /* The outbound stub is the last value in the [env, outbound] pair;
-         * its cap is the last the encoder added. */
-        if (!w->env_cap_count) {
+        /* The payload is [env, outbound, tails]: caps are numbered in that
+         * order, so the tails' caps come last and the outbound's before. */
+        if (w->env_cap_count < code->tail_count + 1) {
             corral_error_set(err, CORRAL_EINVAL, "TypeError", "globalOutbound is not a stub.");
             return -1;
         }
-        w->outbound_stub = w->env_caps[w->env_cap_count - 1];
+        w->outbound_stub = w->env_caps[w->env_cap_count - code->tail_count - 1];
         w->outbound_stub->refs++;
     }
+    if (code->tail_count && code->tail_count <= w->env_cap_count) w->tail_count = code->tail_count;
     if (code->outbound == WC_OUTBOUND_DEFAULT) {
         w->outbound = creator ? WC_OUTBOUND_DEFAULT : WC_OUTBOUND_BLOCK;
         if (creator) {

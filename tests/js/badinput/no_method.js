@@ -1,0 +1,4 @@
+// args: --call nope
+// exit: 1
+// A method the entrypoint does not define.
+export default { hello() { return "hi"; } };
