@@ -97,10 +97,11 @@ build/host/qjsc: | $(QJS_DIR)/.verified
 	  $(QJS_DIR)/libunicode.c $(QJS_DIR)/cutils.c $(QJS_DIR)/quickjs-libc.c -lm -lpthread -ldl
 
 # Each bundle becomes a C array corral_js_NAME of QuickJS bytecode; the
-# runtime never reads JavaScript from disk. The web bundle joins its parts.
-$(B)/gen/js/web.js: $(WEB_PARTS)
+# runtime never reads JavaScript from disk. Each web part is a bundle of its
+# own (web_PART), so a sandbox can read one without the others.
+$(B)/gen/js/web_%.js: js/web/%.js
 	@mkdir -p $(dir $@)
-	cat $^ > $@
+	cp $< $@
 $(B)/gen/js/runtime.js: js/runtime.js
 	@mkdir -p $(dir $@)
 	cp $< $@

@@ -375,6 +375,11 @@ typedef struct corral_stats {
     uint64_t sandboxes_created;
     uint64_t invocations;
     uint64_t evictions;
+    /* Sandboxes the CPU backstop had to stop inside a builtin that never
+     * checks its CPU deadline. Each one's heap (at most its memory limit)
+     * stays allocated until the process ends: the runtime was stopped
+     * mid-operation and cannot be freed safely. */
+    uint64_t escaped_sandboxes;
 } corral_stats;
 
 void corral_loader_stats(corral_loader *l, corral_stats *out);

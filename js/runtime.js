@@ -9,7 +9,7 @@
  * later replaces `Map.prototype.set` or `Array.from` cannot steer it. The
  * object it returns is kept by the C side only; user code never sees it.
  */
-globalThis.__corralInstallRuntime = function (native) {
+globalThis.__corralInstallRuntime = function (native, web) {
   "use strict";
   const ObjectCreate = Object.create, getProto = Object.getPrototypeOf,
     hasOwn = Object.prototype.hasOwnProperty, getOwnDesc = Object.getOwnPropertyDescriptor,
@@ -26,14 +26,17 @@ globalThis.__corralInstallRuntime = function (native) {
   const WeakMapP = WeakMap.prototype, WeakSetP = WeakSet.prototype, PromiseP = Promise.prototype,
     WeakRefP = typeof WeakRef === "function" ? WeakRef.prototype : null,
     FinRegP = typeof FinalizationRegistry === "function" ? FinalizationRegistry.prototype : null;
-  const RequestCtor = globalThis.Request, ResponseCtor = globalThis.Response,
-    HeadersCtor = globalThis.Headers;
+  // The web globals load on first use (lib/engine/lazy.c): web(name) is
+  // the real class whatever user code did to globalThis; web(name, true) is
+  // undefined while nothing of it can exist yet.
+  const RequestCtor = () => web("Request"), ResponseCtor = () => web("Response");
 
   // No code generation from strings: eval and every Function constructor
   // throw, while `f.constructor === Function` and `instanceof` still hold.
   (function lockCodeGeneration() {
     const msg = "Code generation from strings disallowed for this context";
-    delete globalThis.eval;
+    const blockedEval = { eval(x) { throw new EvalError(msg); } }.eval;
+    defineProperty(globalThis, "eval", { value: blockedEval, writable: true, configurable: true });
     const protos = [Function.prototype, getProto(async function () {}),
       getProto(function* () {}), getProto(async function* () {})];
     for (const proto of protos) {
@@ -73,8 +76,9 @@ globalThis.__corralInstallRuntime = function (native) {
     if (WeakRefP && protoChainHas(v, WeakRefP)) return "A WeakRef";
     if (FinRegP && protoChainHas(v, FinRegP)) return "A FinalizationRegistry";
     if (protoChainHas(v, PromiseP)) return "A Promise";
-    if (RequestCtor && v instanceof RequestCtor) return "A Request (pass it to fetch() instead)";
-    if (ResponseCtor && v instanceof ResponseCtor) return "A Response (return it from fetch() instead)";
+    const Req = web("Request", true), Res = web("Response", true);
+    if (Req && v instanceof Req) return "A Request (pass it to fetch() instead)";
+    if (Res && v instanceof Res) return "A Response (return it from fetch() instead)";
     return undefined;
   }
 
@@ -107,17 +111,18 @@ globalThis.__corralInstallRuntime = function (native) {
   // Request/Response travel as plain records: the wire format carries
   // structured-clone types only.
   async function packRequest(input, init) {
-    const req = (RequestCtor && input instanceof RequestCtor && init === undefined) ? input : new RequestCtor(input, init);
+    const Req = RequestCtor();
+    const req = (input instanceof Req && init === undefined) ? input : new Req(input, init);
     const body = (req.method === "GET" || req.method === "HEAD") ? null : new Uint8Array(await req.arrayBuffer());
     return { method: req.method, url: req.url, headers: [...req.headers], body, redirect: req.redirect };
   }
   function unpackRequest(r) {
     const init = { method: r.method, headers: r.headers };
     if (r.body != null && r.method !== "GET" && r.method !== "HEAD") init.body = r.body;
-    return new RequestCtor(r.url, init);
+    return new (RequestCtor())(r.url, init);
   }
   async function packResponse(res) {
-    if (!(ResponseCtor && res instanceof ResponseCtor))
+    if (!(res instanceof ResponseCtor()))
       throw new TypeError("The fetch handler must return a Response (got " + describe(res) + ").");
     const body = new Uint8Array(await res.arrayBuffer());
     return { status: res.status, statusText: res.statusText, headers: [...res.headers], body };
@@ -125,7 +130,7 @@ globalThis.__corralInstallRuntime = function (native) {
   function unpackResponse(r, url) {
     const status = r.status;
     const nullBody = status === 101 || status === 204 || status === 205 || status === 304;
-    const res = new ResponseCtor(nullBody ? null : r.body, { status, statusText: r.statusText, headers: r.headers });
+    const res = new (ResponseCtor())(nullBody ? null : r.body, { status, statusText: r.statusText, headers: r.headers });
     if (url) try { defineProperty(res, "url", { value: url, configurable: true }); } catch (e) {}
     return res;
   }
@@ -264,19 +269,24 @@ globalThis.__corralInstallRuntime = function (native) {
 
   // Startup errors keep their message and gain the location: QuickJS puts
   // a syntax error's module, line and column only in the stack.
-  function startFailed(e) {
+  function locate(e) {
     if (e instanceof SyntaxError && typeof e.stack === "string") {
       const m = /at ([^\s()]+:\d+(?::\d+)?)/.exec(e.stack);
       if (m && !String(e.message).includes(m[1])) {
         try { e.message = e.message + " (at " + m[1] + ")"; } catch (_) {}
       }
     }
-    const p = Promise.reject(e);
+    return e;
+  }
+  function startFailed(e) {
+    const p = Promise.reject(locate(e));
     p.catch(() => {});
     return p;
   }
+  // A module graph that fails while evaluating (a CommonJS module with a
+  // syntax error, a top-level throw) rejects here rather than at compile.
   function startPromise(done, ns) {
-    const p = Promise.resolve(done).then(() => ns);
+    const p = Promise.resolve(done).then(() => ns, (e) => { throw locate(e); });
     p.catch(() => {});
     return p;
   }

@@ -1,9 +1,10 @@
 # lib/engine: one QuickJS runtime per sandbox, values to wire and back,
 # stubs, modules, and the built-in JavaScript (js/).
 LIB_SRCS += lib/engine/workercode.c lib/engine/sandbox.c lib/engine/value.c lib/engine/stub.c \
-            lib/engine/modules.c lib/engine/rpc.c lib/engine/natives.c lib/engine/code_js.c
-# The web globals are several classic scripts that must run in this order;
-# they are joined into one bytecode blob so a sandbox reads them in one go.
-WEB_PARTS := js/web/base.js js/web/events.js js/web/encoding.js js/web/console.js \
-             js/web/url.js js/web/fetch.js js/web.js
-JS_BUNDLES += web runtime
+            lib/engine/modules.c lib/engine/rpc.c lib/engine/natives.c lib/engine/code_js.c lib/engine/escape.c \
+            lib/engine/lazy.c
+# Each part of the web globals is its own bytecode blob (corral_js_web_PART):
+# a sandbox reads a part only when its code first touches one of the part's
+# globals (lib/engine/lazy.c), so most workers never pay for most of them.
+WEB_PARTS := base events encoding console url fetch
+JS_BUNDLES += $(addprefix web_,$(WEB_PARTS)) runtime

@@ -1,6 +1,6 @@
 #!/bin/sh
-# Runs every test: the C test programs built in BUILD_DIR/tests and the
-# JavaScript conformance cases in tests/js (each NAME.js is run with
+# Runs every test: the C test programs built in BUILD_DIR/tests, the
+# command-line tests (tests/cli/*.sh), and the JavaScript conformance cases in tests/js (each NAME.js is run with
 # `corral run` and compared with NAME.expected). Prints one line per
 # failure and ends with "N passed, N failed".
 #
@@ -18,9 +18,12 @@ failed=0
 TMP=$(mktemp -d)
 trap 'rm -rf "$TMP"' EXIT
 
-for t in $(find "$B/tests" -type f -perm -u+x -name 'test_*' | sort); do
+for t in $(find "$B/tests" -type f -perm -u+x -name 'test_*' | sort) $(find tests -name '*.sh' -path '*/cli/*' | sort); do
     out="$TMP/out"
-    $VALGRIND "$t" > "$out" 2>&1
+    case "$t" in
+        *.sh) sh "$t" "$B" > "$out" 2>&1 ;;
+        *) $VALGRIND "$t" > "$out" 2>&1 ;;
+    esac
     status=$?
     line=$(grep '^cases: ' "$out" | tail -1)
     p=$(echo "$line" | sed -n 's/^cases: \([0-9]*\) passed, \([0-9]*\) failed$/\1/p')

@@ -1,24 +1,23 @@
 /* corral web globals, part 1: shared helpers and DOMException.
  *
- * The web globals are plain JavaScript compiled to bytecode at build time and
- * evaluated in every fresh sandbox, so each part only defines classes and
- * functions: no tables are built and nothing is computed until first use.
- * Every part is a classic script that pushes one installer onto
- * globalThis.__corralWebParts; js/web.js (evaluated last) runs them in order
- * with the C-provided `native` object, a private `lib` object the parts share,
- * and the global object, then removes the registry. `native` and `lib` stay in
- * closures: no global or user-reachable object ever points at them.
+ * The web globals are plain JavaScript compiled to bytecode at build time,
+ * one blob per file in js/web/. A sandbox starts with only accessors for
+ * them; the first use of a global reads and runs its part (see
+ * lib/engine/lazy.c), so each part only defines classes and functions: no
+ * tables are built and nothing is computed until first use. Every part is a
+ * classic script whose value is its installer, called once with the
+ * C-provided `native` object, a private `lib` object the parts share, and
+ * the global object. `native` and `lib` stay in closures: no global or
+ * user-reachable object ever points at them. The engine provides
+ * `lib.define` (a global of the part: non-enumerable, writable, configurable
+ * like real web globals) and `lib.use` (load another part first), and loads
+ * this part before any other.
  *
- * This part provides what the others lean on: `lib.define` (globals are
- * non-enumerable, writable, configurable like real web globals), brand-safe
- * iterator prototypes, the inspect hook registry the console uses to print
- * our classes, and DOMException (other parts throw it). */
-(globalThis.__corralWebParts = globalThis.__corralWebParts || []).push(function (native, lib, g) {
+ * This part provides what the others lean on: brand-safe iterator
+ * prototypes, the inspect hook registry the console uses to print our
+ * classes, and DOMException (other parts throw it). */
+(function (native, lib, g) {
   'use strict';
-
-  lib.define = function (name, value) {
-    Object.defineProperty(g, name, { value, writable: true, enumerable: false, configurable: true });
-  };
 
   /* Web IDL gives every interface prototype a Symbol.toStringTag. */
   lib.tag = function (C, name) {
@@ -100,4 +99,4 @@
   lib.tag(DOMException, 'DOMException');
   lib.DOMException = DOMException;
   lib.define('DOMException', DOMException);
-});
+})

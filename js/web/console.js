@@ -12,7 +12,7 @@
  * or objects with hostile getters; it never calls getters, and every object
  * is formatted inside try/catch so console calls cannot throw. Output goes
  * to native.log(level, line) one call per console call. */
-(globalThis.__corralWebParts = globalThis.__corralWebParts || []).push(function (native, lib, g) {
+(function (native, lib, g) {
   'use strict';
   const DEFAULT_DEPTH = 4, MAX_ITEMS = 100, MAX_STRING = 10000, BREAK = 80;
   const identRe = /^[A-Za-z_$][A-Za-z0-9_$]*$/;
@@ -544,4 +544,4 @@
   };
   Object.defineProperty(console, Symbol.toStringTag, { value: 'console', configurable: true });
   lib.define('console', console);
-});
+})

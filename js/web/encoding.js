@@ -2,11 +2,12 @@
  *
  * TextEncoder/TextDecoder (UTF-8 only, as in Workers), atob/btoa, crypto
  * (getRandomValues, randomUUID; no subtle), structuredClone, timers,
- * queueMicrotask, performance, navigator and self. UTF-8 transcoding is done
- * in C (native.utf8Encode / native.utf8Decode) because byte loops in an
- * interpreter are slow; this file only adds the streaming and BOM rules.
+ * queueMicrotask, performance and navigator (`self` is set by the engine).
+ * UTF-8 transcoding is done in C (native.utf8Encode / native.utf8Decode)
+ * because byte loops in an interpreter are slow; this file only adds the
+ * streaming and BOM rules.
  * The base64 alphabet table is built on first use, not at install time. */
-(globalThis.__corralWebParts = globalThis.__corralWebParts || []).push(function (native, lib, g) {
+(function (native, lib, g) {
   'use strict';
   const DOMException = lib.DOMException;
 
@@ -266,5 +267,4 @@
   lib.define('queueMicrotask', queueMicrotask);
   lib.define('performance', new Performance(lib.token));
   lib.define('navigator', new Navigator(lib.token));
-  lib.define('self', g);
-});
+})

@@ -10,7 +10,7 @@
  *
  * AbortSignal keeps an internal list of abort algorithms (used by fetch,
  * AbortSignal.any and Request) that run before the 'abort' event fires. */
-(globalThis.__corralWebParts = globalThis.__corralWebParts || []).push(function (native, lib, g) {
+(function (native, lib, g) {
   'use strict';
   const DOMException = lib.DOMException;
 
@@ -67,7 +67,8 @@
   lib.tag(Event, 'Event');
 
   function reportListenerError(e) {
-    try { lib.reportError(e); } catch (_) { /* reporting must never throw into dispatch */ }
+    /* The console part loads on first use; only this path needs it here. */
+    try { lib.use('console'); lib.reportError(e); } catch (_) { /* reporting must never throw into dispatch */ }
   }
 
   /* Listener records: { type, callback, capture, once, passive, removed }. */
@@ -234,4 +235,4 @@
   lib.define('EventTarget', EventTarget);
   lib.define('AbortSignal', AbortSignal);
   lib.define('AbortController', AbortController);
-});
+})

@@ -12,8 +12,13 @@
  * kept apart) but without the browser-only forbidden-header rules, as in
  * Workers. fetch() hands the request to native.fetch and races it against
  * the request's AbortSignal. */
-(globalThis.__corralWebParts = globalThis.__corralWebParts || []).push(function (native, lib, g) {
+(function (native, lib, g) {
   'use strict';
+  /* Signals (events), text decoding (encoding), URL parsing and
+   * URLSearchParams bodies (url) come from the other parts through lib. */
+  lib.use('events');
+  lib.use('encoding');
+  lib.use('url');
   const DOMException = lib.DOMException;
   const EMPTY = new Uint8Array(0);
 
@@ -436,4 +441,4 @@
   lib.define('Request', Request);
   lib.define('Response', Response);
   lib.define('fetch', fetch);
-});
+})

@@ -15,7 +15,7 @@
  * A URL keeps its record { scheme, username, password, host, port, path,
  * query, fragment } in a private field; `path` is an array of segments, or a
  * string for opaque paths ("mailto:x"). */
-(globalThis.__corralWebParts = globalThis.__corralWebParts || []).push(function (native, lib, g) {
+(function (native, lib, g) {
   'use strict';
 
   const EOF = -1;
@@ -870,4 +870,4 @@
   };
   lib.define('URL', URL);
   lib.define('URLSearchParams', URLSearchParams);
-});
+})

@@ -292,6 +292,25 @@ struct workercode *sb_workercode_from_js(struct sandbox *sb, JSValueConst obj, c
         goto fail;
     }
     c->tail_count = (size_t)ntails;
+    if (!JS_IsUndefined(env)) {
+        /* The limit is on env alone, measured as it crosses (without the
+         * version byte), not on the envelope that carries it. */
+        size_t elen, encaps;
+        struct wire_cap *ecaps;
+        sb->measuring = 1;
+        uint8_t *ep = sb_encode(sb, env, sb->arg_bytes, "ArgumentSizeLimitError", &elen, &ecaps,
+                                &encaps);
+        sb->measuring = 0;
+        if (!ep) {
+            JS_FreeValue(ctx, tails);
+            JS_FreeValue(ctx, env);
+            JS_FreeValue(ctx, ob);
+            goto fail;
+        }
+        c->env_size = elen - 1;
+        free(ep);
+        free(ecaps);
+    }
     if (!JS_IsUndefined(env) || c->outbound == WC_OUTBOUND_STUB || ntails > 0) {
         JSValue pair = JS_NewArray(ctx);
         JS_SetPropertyUint32(ctx, pair, 0, JS_IsUndefined(env) ? JS_NewObject(ctx) : JS_DupValue(ctx, env));
@@ -317,10 +336,7 @@ struct workercode *sb_workercode_from_js(struct sandbox *sb, JSValueConst obj, c
     JS_FreeValue(ctx, tails);
     read_limits(ctx, obj, &c->limits);
 
-    /* The env limit applies to the env alone; the pair adds a few bytes. */
-    corral_limits lim = sb->limits;
-    lim.env_bytes += 16;
-    if (wc_validate(c, &lim, sb->today, err) < 0) goto fail;
+    if (wc_validate(c, &sb->limits, sb->today, err) < 0) goto fail;
     return c;
 fail:
     wc_free(c);

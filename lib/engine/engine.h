@@ -12,6 +12,8 @@
 #ifndef CORRAL_ENGINE_H
 #define CORRAL_ENGINE_H
 
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -134,6 +136,40 @@ const char *sandbox_worker_id(const struct sandbox *sb);
 /* The invocation token (router call id) whose turn is running, for logs
  * and limits. */
 uint64_t sandbox_current_invocation(const struct sandbox *sb);
+
+/* ---- the hard backstop (escape.c) ---- */
+
+/* Runs fn(arg) as a guarded turn: engine_escape_request() from another
+ * thread, naming the turn number published in *published_turn, makes it
+ * return 1 at the next point where the thread is inside QuickJS's own code.
+ * The sandbox whose turn was escaped must then be engine_abandon()ed,
+ * never used or freed. Returns 0 when fn returned normally. */
+int engine_run_guarded(void (*fn)(void *), void *arg, _Atomic uint64_t *published_turn);
+void engine_escape_request(uint64_t turn, pthread_t thread);
+/* The signal the escape uses (SIGRTMIN+7); installed on first use. */
+int engine_escape_signal(void);
+/* Parks an escaped sandbox for good (its memory stays allocated). */
+void engine_abandon(struct sandbox *sb);
+size_t engine_abandoned_count(void);
+/* A guarded turn is escapable only while it runs JavaScript: corral code
+ * wraps each call into the engine in ENGINE_JS(), and every function
+ * QuickJS calls back into (natives, stub hooks, the module loader, the
+ * allocator) opens ENGINE_UNSAFE_SCOPE() at entry, so an escape never
+ * lands in corral's code or in libc. */
+int engine_unsafe_enter(void);
+void engine_unsafe_leave(int *unused);
+int engine_js_enter(void);
+void engine_js_leave(int saved);
+#define ENGINE_UNSAFE_SCOPE() \
+    int engine_unsafe_scope_ __attribute__((cleanup(engine_unsafe_leave), unused)) = \
+        engine_unsafe_enter()
+#define ENGINE_JS(expr)                                 \
+    __extension__({                                     \
+        int engine_js_saved_ = engine_js_enter();       \
+        __typeof__(expr) engine_js_result_ = (expr);    \
+        engine_js_leave(engine_js_saved_);              \
+        engine_js_result_;                              \
+    })
 
 /* Thread CPU time of the calling thread, in ns. */
 uint64_t engine_thread_cpu_ns(void);

@@ -28,6 +28,8 @@ struct sb_pending {
     int is_fetch;               /* a global fetch() (host->fetch), not an RPC call */
 };
 
+#define SB_MAX_TIMERS 65536
+
 struct sb_timer {
     uint64_t id;
     JSValue fn;
@@ -47,6 +49,7 @@ struct sandbox {
     int has_loader_binding;
     int closing;                /* being freed: finalizers must not send */
     int no_stubs;               /* structuredClone: functions are not cloneable */
+    int measuring;              /* encoding only to measure: export nothing */
     uint64_t current_invocation;/* token of the invocation whose turn is running */
 
     JSValue api;                /* the runtime's internal object (js/runtime.js) */
@@ -85,6 +88,8 @@ struct sandbox {
     size_t answer_count, answer_cap;
     corral_limits limits;
     uint64_t memory_limit;
+    struct sb_web *web;         /* the web globals not loaded yet (lazy.c) */
+    const JSMallocState *mstate;/* the runtime's allocation counters */
 };
 
 /* class ids, filled once per process */
@@ -124,5 +129,14 @@ int sb_stub_info(JSValueConst v, uint64_t *index, uint8_t *flags);
 uint64_t sb_add_export(struct sandbox *sb, JSValueConst obj);
 JSValue sb_rpc_call(struct sandbox *sb, uint64_t target, const char *method, int argc,
                     JSValueConst *argv);
+
+/* lazy.c: the web globals (the parts in js/web/), each loaded on first use. */
+/* Defines every web global on the global object as an accessor that loads
+ * its part; keeps `native` for the parts' installers. -1 with an exception. */
+int sb_web_install(struct sandbox *sb, JSValueConst native);
+/* A function web(name[, peek]) for js/runtime.js: the real web global. */
+JSValue sb_web_lookup_fn(struct sandbox *sb);
+/* Drops the references kept for the parts; before the context is freed. */
+void sb_web_free(struct sandbox *sb);
 
 #endif

@@ -66,6 +66,7 @@ static char *resolve(const char *base, const char *spec, const char **why) {
 }
 
 static char *sb_normalize(JSContext *ctx, const char *base, const char *spec, void *opaque) {
+    ENGINE_UNSAFE_SCOPE();
     struct sandbox *sb = opaque;
     if (strcmp(spec, "cloudflare:workers") == 0) {
         char *r = js_malloc(ctx, strlen(spec) + 1);
@@ -103,6 +104,7 @@ static JSValue require_module(struct sandbox *sb, const char *name);
 
 static JSValue js_require(JSContext *ctx, JSValueConst this_val, int argc, JSValueConst *argv,
                           int magic, JSValue *data) {
+    ENGINE_UNSAFE_SCOPE();
     struct sandbox *sb = JS_GetContextOpaque(ctx);
     const char *base = JS_ToCString(ctx, data[0]);
     const char *spec = argc > 0 ? JS_ToCString(ctx, argv[0]) : NULL;
@@ -163,7 +165,7 @@ static JSValue run_cjs(struct sandbox *sb, const struct wc_module *m) {
     const char *slash = strrchr(m->name, '/');
     JSValue dir = JS_NewStringLen(ctx, m->name, slash ? (size_t)(slash - m->name) : 0);
     JSValueConst args[5] = {exports, req, module, name_v, dir};
-    JSValue r = JS_Call(ctx, fn, JS_UNDEFINED, 5, args);
+    JSValue r = ENGINE_JS(JS_Call(ctx, fn, JS_UNDEFINED, 5, args));
     JS_FreeValue(ctx, fn);
     JS_FreeValue(ctx, req);
     JS_FreeValue(ctx, name_v);
@@ -184,13 +186,32 @@ static JSValue module_value(struct sandbox *sb, const struct wc_module *m) {
     switch (m->type) {
     case CORRAL_MODULE_TEXT: return JS_NewStringLen(ctx, (const char *)m->source, m->len);
     case CORRAL_MODULE_DATA: return JS_NewArrayBufferCopy(ctx, m->source, m->len);
-    case CORRAL_MODULE_JSON: return JS_ParseJSON(ctx, (const char *)m->source, m->len, m->name);
+    case CORRAL_MODULE_JSON: {
+        JSValue v = JS_ParseJSON(ctx, (const char *)m->source, m->len, m->name);
+        if (JS_IsException(v)) {
+            /* Name the module: the parser's message alone says only what
+             * token it did not expect. */
+            JSValue e = JS_GetException(ctx);
+            JSValue msg = JS_GetPropertyStr(ctx, e, "message");
+            const char *s = JS_ToCString(ctx, msg);
+            char buf[512];
+            snprintf(buf, sizeof buf, "JSON module \"%s\" is not valid JSON: %s", m->name,
+                     s ? s : "");
+            JS_DefinePropertyValueStr(ctx, e, "message", JS_NewString(ctx, buf),
+                                      JS_PROP_WRITABLE | JS_PROP_CONFIGURABLE);
+            JS_FreeCString(ctx, s);
+            JS_FreeValue(ctx, msg);
+            return JS_Throw(ctx, e);
+        }
+        return v;
+    }
     case CORRAL_MODULE_CJS: return run_cjs(sb, m);
     default: return sb_throw_named(ctx, "Error", "Module \"%s\" has an unsupported type.", m->name);
     }
 }
 
 static int synthetic_init(JSContext *ctx, JSModuleDef *md) {
+    ENGINE_UNSAFE_SCOPE();
     struct sandbox *sb = JS_GetContextOpaque(ctx);
     JSAtom a = JS_GetModuleName(ctx, md);
     const char *name = JS_AtomToCString(ctx, a);
@@ -204,6 +225,7 @@ static int synthetic_init(JSContext *ctx, JSModuleDef *md) {
 }
 
 static int workers_init(JSContext *ctx, JSModuleDef *md) {
+    ENGINE_UNSAFE_SCOPE();
     struct sandbox *sb = JS_GetContextOpaque(ctx);
     JSValue mod = JS_GetPropertyStr(ctx, sb->api, "workersModule");
     static const char *names[] = {"WorkerEntrypoint", "RpcTarget", "DurableObject"};
@@ -215,6 +237,7 @@ static int workers_init(JSContext *ctx, JSModuleDef *md) {
 }
 
 static JSModuleDef *sb_loader(JSContext *ctx, const char *name, void *opaque) {
+    ENGINE_UNSAFE_SCOPE();
     struct sandbox *sb = opaque;
     if (strcmp(name, "cloudflare:workers") == 0) {
         JSModuleDef *md = JS_NewCModule(ctx, name, workers_init);
@@ -327,7 +350,7 @@ int sandbox_start(struct sandbox *sb, const struct workercode *code, const uint8
         return -1;
     }
     JSModuleDef *md = JS_VALUE_GET_PTR(fn);
-    JSValue done = JS_EvalFunction(ctx, fn);
+    JSValue done = ENGINE_JS(JS_EvalFunction(ctx, fn));
     if (JS_IsException(done)) {
         fail_start(sb, JS_GetException(ctx));
         return -1;

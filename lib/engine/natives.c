@@ -23,6 +23,7 @@ static double now_ms(clockid_t clock) {
 }
 
 static JSValue n_log(JSContext *ctx, JSValueConst this_val, int argc, JSValueConst *argv) {
+    ENGINE_UNSAFE_SCOPE();
     struct sandbox *sb = SB(ctx);
     static const char *levels[] = {"debug", "info", "log", "warn", "error"};
     const char *lv = argc > 0 ? JS_ToCString(ctx, argv[0]) : NULL;
@@ -39,6 +40,7 @@ static JSValue n_log(JSContext *ctx, JSValueConst this_val, int argc, JSValueCon
 }
 
 static JSValue n_random_fill(JSContext *ctx, JSValueConst this_val, int argc, JSValueConst *argv) {
+    ENGINE_UNSAFE_SCOPE();
     size_t off, len, bpe;
     JSValue ab = JS_GetTypedArrayBuffer(ctx, argc > 0 ? argv[0] : JS_UNDEFINED, &off, &len, &bpe);
     if (JS_IsException(ab)) return ab;
@@ -58,10 +60,12 @@ static JSValue n_random_fill(JSContext *ctx, JSValueConst this_val, int argc, JS
 }
 
 static JSValue n_now(JSContext *ctx, JSValueConst this_val, int argc, JSValueConst *argv) {
+    ENGINE_UNSAFE_SCOPE();
     return JS_NewFloat64(ctx, now_ms(CLOCK_MONOTONIC) - SB(ctx)->start_mono_ms);
 }
 
 static JSValue n_set_timer(JSContext *ctx, JSValueConst this_val, int argc, JSValueConst *argv) {
+    ENGINE_UNSAFE_SCOPE();
     if (argc < 1 || !JS_IsFunction(ctx, argv[0]))
         return JS_ThrowTypeError(ctx, "The timer callback must be a function.");
     double delay = 0;
@@ -72,6 +76,7 @@ static JSValue n_set_timer(JSContext *ctx, JSValueConst this_val, int argc, JSVa
 }
 
 static JSValue n_clear_timer(JSContext *ctx, JSValueConst this_val, int argc, JSValueConst *argv) {
+    ENGINE_UNSAFE_SCOPE();
     double id = 0;
     if (argc > 0 && JS_ToFloat64(ctx, &id, argv[0]) < 0) return JS_EXCEPTION;
     if (id >= 1) sb_timer_clear(SB(ctx), (uint64_t)id);
@@ -79,6 +84,7 @@ static JSValue n_clear_timer(JSContext *ctx, JSValueConst this_val, int argc, JS
 }
 
 static JSValue n_fetch(JSContext *ctx, JSValueConst this_val, int argc, JSValueConst *argv) {
+    ENGINE_UNSAFE_SCOPE();
     JSValue req = JS_NewObject(ctx);
     static const char *names[] = {"method", "url", "headers", "body"};
     for (int i = 0; i < 4; i++)
@@ -90,6 +96,7 @@ static JSValue n_fetch(JSContext *ctx, JSValueConst this_val, int argc, JSValueC
 }
 
 static JSValue n_clone(JSContext *ctx, JSValueConst this_val, int argc, JSValueConst *argv) {
+    ENGINE_UNSAFE_SCOPE();
     struct sandbox *sb = SB(ctx);
     size_t len, ncaps;
     struct wire_cap *caps;
@@ -107,6 +114,7 @@ static JSValue n_clone(JSContext *ctx, JSValueConst this_val, int argc, JSValueC
 /* TextEncoder: QuickJS hands out WTF-8; the web wants lone surrogates as
  * U+FFFD, which is the same length, so the bytes are patched in place. */
 static JSValue n_utf8_encode(JSContext *ctx, JSValueConst this_val, int argc, JSValueConst *argv) {
+    ENGINE_UNSAFE_SCOPE();
     size_t len;
     const char *s = JS_ToCStringLen(ctx, &len, argc > 0 ? argv[0] : JS_UNDEFINED);
     if (!s) return JS_EXCEPTION;
@@ -132,6 +140,7 @@ static JSValue n_utf8_encode(JSContext *ctx, JSValueConst this_val, int argc, JS
 /* TextDecoder: a strict UTF-8 decoder that replaces each maximal invalid
  * subpart with U+FFFD (the WHATWG rule), or throws when fatal. */
 static JSValue n_utf8_decode(JSContext *ctx, JSValueConst this_val, int argc, JSValueConst *argv) {
+    ENGINE_UNSAFE_SCOPE();
     size_t off = 0, len = 0, bpe;
     const uint8_t *p;
     JSValue ab = JS_GetTypedArrayBuffer(ctx, argc > 0 ? argv[0] : JS_UNDEFINED, &off, &len, &bpe);
@@ -206,6 +215,7 @@ static JSValue n_utf8_decode(JSContext *ctx, JSValueConst this_val, int argc, JS
 }
 
 static JSValue n_raw_call(JSContext *ctx, JSValueConst this_val, int argc, JSValueConst *argv) {
+    ENGINE_UNSAFE_SCOPE();
     uint64_t index;
     uint8_t flags;
     if (argc < 3 || !sb_stub_info(argv[0], &index, &flags))
@@ -266,17 +276,20 @@ static JSValue entrypoint_stub(JSContext *ctx, uint64_t handle, JSValueConst nam
 
 static JSValue n_get_entrypoint(JSContext *ctx, JSValueConst this_val, int argc,
                                 JSValueConst *argv) {
+    ENGINE_UNSAFE_SCOPE();
     double h;
     if (argc < 4 || JS_ToFloat64(ctx, &h, argv[0]) < 0) return JS_ThrowTypeError(ctx, "bad handle");
     return entrypoint_stub(ctx, (uint64_t)h, argv[1], argv[2], argv[3]);
 }
 
 static JSValue n_loopback(JSContext *ctx, JSValueConst this_val, int argc, JSValueConst *argv) {
+    ENGINE_UNSAFE_SCOPE();
     if (argc < 2) return JS_ThrowTypeError(ctx, "bad loopback");
     return entrypoint_stub(ctx, UINT64_MAX, argv[0], argv[1], JS_UNDEFINED);
 }
 
 static JSValue n_load(JSContext *ctx, JSValueConst this_val, int argc, JSValueConst *argv) {
+    ENGINE_UNSAFE_SCOPE();
     struct sandbox *sb = SB(ctx);
     corral_error err = {0};
     struct workercode *code = sb_workercode_from_js(sb, argc > 0 ? argv[0] : JS_UNDEFINED, &err);
@@ -287,6 +300,7 @@ static JSValue n_load(JSContext *ctx, JSValueConst this_val, int argc, JSValueCo
 }
 
 static JSValue n_get(JSContext *ctx, JSValueConst this_val, int argc, JSValueConst *argv) {
+    ENGINE_UNSAFE_SCOPE();
     struct sandbox *sb = SB(ctx);
     const char *id = NULL;
     if (argc > 0 && !JS_IsNull(argv[0]) && !(id = JS_ToCString(ctx, argv[0]))) return JS_EXCEPTION;
@@ -302,6 +316,7 @@ static JSValue n_get(JSContext *ctx, JSValueConst this_val, int argc, JSValueCon
 }
 
 static JSValue n_provide(JSContext *ctx, JSValueConst this_val, int argc, JSValueConst *argv) {
+    ENGINE_UNSAFE_SCOPE();
     struct sandbox *sb = SB(ctx);
     double h;
     if (argc < 2 || JS_ToFloat64(ctx, &h, argv[0]) < 0) return JS_ThrowTypeError(ctx, "bad handle");
@@ -329,6 +344,7 @@ static JSValue n_provide(JSContext *ctx, JSValueConst this_val, int argc, JSValu
 
 static JSValue n_provide_error(JSContext *ctx, JSValueConst this_val, int argc,
                                JSValueConst *argv) {
+    ENGINE_UNSAFE_SCOPE();
     struct sandbox *sb = SB(ctx);
     double h;
     if (argc < 2 || JS_ToFloat64(ctx, &h, argv[0]) < 0) return JS_ThrowTypeError(ctx, "bad handle");
@@ -354,6 +370,7 @@ static JSValue n_provide_error(JSContext *ctx, JSValueConst this_val, int argc,
 
 static JSValue wait_settled(JSContext *ctx, JSValueConst this_val, int argc, JSValueConst *argv,
                             int magic, JSValue *data) {
+    ENGINE_UNSAFE_SCOPE();
     struct sandbox *sb = SB(ctx);
     double inv;
     JS_ToFloat64(ctx, &inv, data[0]);
@@ -362,6 +379,7 @@ static JSValue wait_settled(JSContext *ctx, JSValueConst this_val, int argc, JSV
 }
 
 static JSValue n_wait_until(JSContext *ctx, JSValueConst this_val, int argc, JSValueConst *argv) {
+    ENGINE_UNSAFE_SCOPE();
     struct sandbox *sb = SB(ctx);
     if (argc < 2) return JS_UNDEFINED;
     double inv;

@@ -21,6 +21,7 @@ void sb_free_modules(struct sandbox *sb);
 void sb_flush_answers(struct sandbox *sb);
 JSValue sb_timer_set(struct sandbox *sb, JSValueConst fn, double delay, int repeat);
 void sb_timer_clear(struct sandbox *sb, uint64_t id);
+void sb_free_timers(struct sandbox *sb);
 JSValue sb_fetch(struct sandbox *sb, JSValueConst request);
 
 #endif

@@ -142,6 +142,7 @@ void sb_flush_answers(struct sandbox *sb) {
 
 static JSValue on_settled(JSContext *ctx, JSValueConst this_val, int argc, JSValueConst *argv,
                           int magic, JSValue *data) {
+    ENGINE_UNSAFE_SCOPE();
     struct sandbox *sb = JS_GetContextOpaque(ctx);
     double id;
     JS_ToFloat64(ctx, &id, data[0]);
@@ -191,14 +192,14 @@ static void deliver_call(struct sandbox *sb, const struct wire_msg *m, const uin
         JSValue f = JS_GetPropertyStr(ctx, sb->api, "callEntrypoint");
         JSValue argv[7] = {sb->start_promise, JS_NewString(ctx, e->name), e->props, method, args,
                            sb->env, JS_NewFloat64(ctx, (double)m->id)};
-        promise = JS_Call(ctx, f, JS_UNDEFINED, 7, argv);
+        promise = ENGINE_JS(JS_Call(ctx, f, JS_UNDEFINED, 7, argv));
         JS_FreeValue(ctx, f);
         JS_FreeValue(ctx, argv[1]);
         JS_FreeValue(ctx, argv[6]);
     } else {
         JSValue f = JS_GetPropertyStr(ctx, sb->api, "callObject");
         JSValue argv[3] = {e->obj, method, args};
-        promise = JS_Call(ctx, f, JS_UNDEFINED, 3, argv);
+        promise = ENGINE_JS(JS_Call(ctx, f, JS_UNDEFINED, 3, argv));
         JS_FreeValue(ctx, f);
     }
     JS_FreeValue(ctx, method);
@@ -285,49 +286,103 @@ int64_t sandbox_export_entrypoint(struct sandbox *sb, const char *name, const ui
 
 /* ---- timers and fetch ---------------------------------------------------- */
 
-JSValue sb_timer_set(struct sandbox *sb, JSValueConst fn, double delay, int repeat) {
-    if (sb->timer_count == sb->timer_cap) {
-        size_t ncap = sb->timer_cap ? sb->timer_cap * 2 : 8;
-        struct sb_timer *n = realloc(sb->timers, ncap * sizeof *n);
-        if (!n) return JS_ThrowOutOfMemory(sb->ctx);
-        sb->timers = n;
-        sb->timer_cap = ncap;
+/* Timers live in an open-addressing table keyed by id (ids are never 0),
+ * so setting, clearing and firing cost the same with one timer or a
+ * million. Deletion shifts later entries back: no tombstones. */
+static size_t timer_slot(uint64_t id, size_t cap) {
+    id *= 0x9e3779b97f4a7c15ULL;
+    return (size_t)(id >> 20) & (cap - 1);
+}
+
+static struct sb_timer *timer_find(struct sandbox *sb, uint64_t id) {
+    if (!sb->timer_cap) return NULL;
+    for (size_t i = timer_slot(id, sb->timer_cap); sb->timers[i].id; i = (i + 1) & (sb->timer_cap - 1))
+        if (sb->timers[i].id == id) return &sb->timers[i];
+    return NULL;
+}
+
+static int timer_grow(struct sandbox *sb) {
+    size_t ncap = sb->timer_cap ? sb->timer_cap * 2 : 16;
+    struct sb_timer *n = calloc(ncap, sizeof *n);
+    if (!n) return -1;
+    for (size_t i = 0; i < sb->timer_cap; i++) {
+        if (!sb->timers[i].id) continue;
+        size_t j = timer_slot(sb->timers[i].id, ncap);
+        while (n[j].id) j = (j + 1) & (ncap - 1);
+        n[j] = sb->timers[i];
     }
+    free(sb->timers);
+    sb->timers = n;
+    sb->timer_cap = ncap;
+    return 0;
+}
+
+static void timer_remove(struct sandbox *sb, struct sb_timer *t) {
+    size_t hole = (size_t)(t - sb->timers), cap = sb->timer_cap;
+    memset(t, 0, sizeof *t);
+    sb->timer_count--;
+    for (size_t j = (hole + 1) & (cap - 1); sb->timers[j].id; j = (j + 1) & (cap - 1)) {
+        size_t home = timer_slot(sb->timers[j].id, cap);
+        int movable = hole <= j ? (home <= hole || home > j) : (home <= hole && home > j);
+        if (movable) {
+            sb->timers[hole] = sb->timers[j];
+            memset(&sb->timers[j], 0, sizeof sb->timers[j]);
+            hole = j;
+        }
+    }
+}
+
+JSValue sb_timer_set(struct sandbox *sb, JSValueConst fn, double delay, int repeat) {
+    /* Timers hold host memory outside the sandbox's heap limit, so their
+     * number is bounded on its own. */
+    if (sb->timer_count >= SB_MAX_TIMERS)
+        return JS_ThrowRangeError(sb->ctx,
+                                  "Too many timers: a worker may have at most %d pending timers.",
+                                  SB_MAX_TIMERS);
+    if ((sb->timer_count + 1) * 4 > sb->timer_cap * 3 && timer_grow(sb) < 0)
+        return JS_ThrowOutOfMemory(sb->ctx);
     if (!(delay >= 0)) delay = 0;
-    struct sb_timer *t = &sb->timers[sb->timer_count++];
-    t->id = sb->next_timer_id++;
+    uint64_t id = sb->next_timer_id++;
+    size_t i = timer_slot(id, sb->timer_cap);
+    while (sb->timers[i].id) i = (i + 1) & (sb->timer_cap - 1);
+    struct sb_timer *t = &sb->timers[i];
+    t->id = id;
     t->fn = JS_DupValue(sb->ctx, fn);
     t->repeat = repeat;
     t->interval = delay;
     t->invocation = sb->current_invocation;
-    sb->host->timer_set(sb->host_data, sb, t->id, delay);
-    return JS_NewFloat64(sb->ctx, (double)t->id);
+    sb->timer_count++;
+    sb->host->timer_set(sb->host_data, sb, id, delay);
+    return JS_NewFloat64(sb->ctx, (double)id);
 }
 
 void sb_timer_clear(struct sandbox *sb, uint64_t id) {
-    for (size_t i = 0; i < sb->timer_count; i++) {
-        if (sb->timers[i].id != id) continue;
-        JS_FreeValue(sb->ctx, sb->timers[i].fn);
-        sb->timers[i] = sb->timers[--sb->timer_count];
-        sb->host->timer_clear(sb->host_data, sb, id);
-        return;
-    }
+    struct sb_timer *t = timer_find(sb, id);
+    if (!t) return;
+    JS_FreeValue(sb->ctx, t->fn);
+    timer_remove(sb, t);
+    sb->host->timer_clear(sb->host_data, sb, id);
+}
+
+void sb_free_timers(struct sandbox *sb) {
+    for (size_t i = 0; i < sb->timer_cap; i++)
+        if (sb->timers[i].id) JS_FreeValue(sb->ctx, sb->timers[i].fn);
 }
 
 void sandbox_fire_timer(struct sandbox *sb, uint64_t id) {
     if (sandbox_killed(sb)) return;
-    for (size_t i = 0; i < sb->timer_count; i++) {
-        if (sb->timers[i].id != id) continue;
-        JSValue fn = JS_DupValue(sb->ctx, sb->timers[i].fn);
-        sb->current_invocation = sb->timers[i].invocation;
-        if (sb->timers[i].repeat) {
-            sb->host->timer_set(sb->host_data, sb, id, sb->timers[i].interval);
+    struct sb_timer *t = timer_find(sb, id);
+    if (t) {
+        JSValue fn = JS_DupValue(sb->ctx, t->fn);
+        sb->current_invocation = t->invocation;
+        if (t->repeat) {
+            sb->host->timer_set(sb->host_data, sb, id, t->interval);
         } else {
-            JS_FreeValue(sb->ctx, sb->timers[i].fn);
-            sb->timers[i] = sb->timers[--sb->timer_count];
+            JS_FreeValue(sb->ctx, t->fn);
+            timer_remove(sb, t);
         }
         JS_UpdateStackTop(sb->rt);
-        JSValue r = JS_Call(sb->ctx, fn, JS_UNDEFINED, 0, NULL);
+        JSValue r = ENGINE_JS(JS_Call(sb->ctx, fn, JS_UNDEFINED, 0, NULL));
         JS_FreeValue(sb->ctx, fn);
         if (JS_IsException(r)) {
             JSValue e = JS_GetException(sb->ctx);

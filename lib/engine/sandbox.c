@@ -25,8 +25,6 @@
 #include "engine/internal.h"
 #include "engine/natives.h"
 
-extern const uint32_t corral_js_web_size;
-extern const uint8_t corral_js_web[];
 extern const uint32_t corral_js_runtime_size;
 extern const uint8_t corral_js_runtime[];
 
@@ -41,6 +39,7 @@ uint64_t engine_thread_cpu_ns(void) {
 #define MALLOC_OVERHEAD 8
 
 static void *sb_malloc(JSMallocState *s, size_t size) {
+    ENGINE_UNSAFE_SCOPE();
     struct sandbox *sb = s->opaque;
     if (s->malloc_size + size > s->malloc_limit) {
         sb->memory_hit = 1;
@@ -49,12 +48,17 @@ static void *sb_malloc(JSMallocState *s, size_t size) {
     }
     void *p = malloc(size);
     if (!p) return NULL;
+    /* The runtime's own counters, kept so the heap size can be read in O(1);
+     * JS_NewRuntime2's first call passes a copy on its stack, every later
+     * one the runtime's. */
+    sb->mstate = s;
     s->malloc_count++;
     s->malloc_size += malloc_usable_size(p) + MALLOC_OVERHEAD;
     return p;
 }
 
 static void sb_free_mem(JSMallocState *s, void *p) {
+    ENGINE_UNSAFE_SCOPE();
     if (!p) return;
     s->malloc_count--;
     s->malloc_size -= malloc_usable_size(p) + MALLOC_OVERHEAD;
@@ -62,6 +66,7 @@ static void sb_free_mem(JSMallocState *s, void *p) {
 }
 
 static void *sb_realloc(JSMallocState *s, void *p, size_t size) {
+    ENGINE_UNSAFE_SCOPE();
     struct sandbox *sb = s->opaque;
     if (!p) return size ? sb_malloc(s, size) : NULL;
     if (size == 0) {
@@ -83,11 +88,15 @@ static void *sb_realloc(JSMallocState *s, void *p, size_t size) {
     return n;
 }
 
-static size_t sb_usable(const void *p) { return malloc_usable_size((void *)p); }
+static size_t sb_usable(const void *p) {
+    ENGINE_UNSAFE_SCOPE();
+    return malloc_usable_size((void *)p);
+}
 
 static const JSMallocFunctions sb_mf = {sb_malloc, sb_free_mem, sb_realloc, sb_usable};
 
 static int sb_interrupt(JSRuntime *rt, void *opaque) {
+    ENGINE_UNSAFE_SCOPE();
     struct sandbox *sb = opaque;
     if (atomic_load_explicit(&sb->killed, memory_order_relaxed)) return 1;
     uint64_t deadline = atomic_load_explicit(&sb->cpu_deadline_ns, memory_order_relaxed);
@@ -111,11 +120,7 @@ void sandbox_kill(struct sandbox *sb, enum sandbox_kill why) {
     atomic_compare_exchange_strong(&sb->killed, &expected, (int)why);
 }
 
-size_t sandbox_memory_used(const struct sandbox *sb) {
-    JSMemoryUsage u;
-    JS_ComputeMemoryUsage(sb->rt, &u);
-    return (size_t)u.malloc_size;
-}
+size_t sandbox_memory_used(const struct sandbox *sb) { return (size_t)sb->mstate->malloc_size; }
 
 void *sandbox_host_data(const struct sandbox *sb) { return sb->host_data; }
 const char *sandbox_worker_id(const struct sandbox *sb) { return sb->worker_id; }
@@ -125,6 +130,7 @@ uint64_t sandbox_current_invocation(const struct sandbox *sb) { return sb->curre
 
 static void rejection_tracker(JSContext *ctx, JSValueConst promise, JSValueConst reason,
                               JS_BOOL is_handled, void *opaque) {
+    ENGINE_UNSAFE_SCOPE();
     struct sandbox *sb = opaque;
     if (!is_handled) {
         if (sb->rejection_count == sb->rejection_cap) {
@@ -163,10 +169,27 @@ char *sb_describe(struct sandbox *sb, JSValueConst v) {
     return out;
 }
 
+/* A failed start is reported by every call; the engine's own promises
+ * that carried the same error are not unhandled rejections of the worker. */
+static int is_start_error(struct sandbox *sb, JSValueConst reason) {
+    if (JS_IsUndefined(sb->start_promise) ||
+        JS_PromiseState(sb->ctx, sb->start_promise) != JS_PROMISE_REJECTED)
+        return 0;
+    JSValue start_err = JS_PromiseResult(sb->ctx, sb->start_promise);
+    int same = JS_StrictEq(sb->ctx, start_err, reason);
+    JS_FreeValue(sb->ctx, start_err);
+    return same;
+}
+
 static void report_rejections(struct sandbox *sb) {
     while (sb->rejection_count > 0) {
         JSValue p = sb->rejections[--sb->rejection_count];
         JSValue reason = JS_PromiseResult(sb->ctx, p);
+        if (is_start_error(sb, reason)) {
+            JS_FreeValue(sb->ctx, reason);
+            JS_FreeValue(sb->ctx, p);
+            continue;
+        }
         char *text = sb_describe(sb, reason);
         JS_FreeValue(sb->ctx, reason);
         JS_FreeValue(sb->ctx, p);
@@ -179,7 +202,7 @@ int sandbox_run_jobs(struct sandbox *sb) {
     JSContext *ctx1;
     for (;;) {
         if (sandbox_killed(sb)) return -1;
-        int r = JS_ExecutePendingJob(sb->rt, &ctx1);
+        int r = ENGINE_JS(JS_ExecutePendingJob(sb->rt, &ctx1));
         if (r == 0) break;
         if (r < 0) {
             /* A job threw outside any promise (only an uncatchable error
@@ -263,29 +286,22 @@ struct sandbox *sandbox_new(const struct sandbox_config *cfg, corral_error *err)
 
     JSValue native = sb_make_natives(sb);
     if (JS_IsException(native)) goto js_fail;
-    JSValue r = eval_builtin(ctx, corral_js_web, corral_js_web_size);
-    if (JS_IsException(r)) {
+    /* The web globals are only accessors until first use (lazy.c); the
+     * runtime reaches the real classes through `web`. */
+    JSValue web = JS_UNDEFINED;
+    JSValue r = JS_UNDEFINED;
+    if (sb_web_install(sb, native) < 0 || JS_IsException(web = sb_web_lookup_fn(sb)) ||
+        JS_IsException(r = eval_builtin(ctx, corral_js_runtime, corral_js_runtime_size))) {
+        JS_FreeValue(ctx, web);
         JS_FreeValue(ctx, native);
         goto js_fail;
     }
     JS_FreeValue(ctx, r);
-    JSValue install = take_global(ctx, "__corralInstallWeb");
-    r = JS_Call(ctx, install, JS_UNDEFINED, 1, (JSValueConst *)&native);
+    JSValue install = take_global(ctx, "__corralInstallRuntime");
+    JSValue args[2] = {native, web};
+    sb->api = JS_Call(ctx, install, JS_UNDEFINED, 2, args);
     JS_FreeValue(ctx, install);
-    if (JS_IsException(r)) {
-        JS_FreeValue(ctx, native);
-        goto js_fail;
-    }
-    JS_FreeValue(ctx, r);
-    r = eval_builtin(ctx, corral_js_runtime, corral_js_runtime_size);
-    if (JS_IsException(r)) {
-        JS_FreeValue(ctx, native);
-        goto js_fail;
-    }
-    JS_FreeValue(ctx, r);
-    install = take_global(ctx, "__corralInstallRuntime");
-    sb->api = JS_Call(ctx, install, JS_UNDEFINED, 1, (JSValueConst *)&native);
-    JS_FreeValue(ctx, install);
+    JS_FreeValue(ctx, web);
     JS_FreeValue(ctx, native);
     if (JS_IsException(sb->api)) goto js_fail;
     return sb;
@@ -328,7 +344,7 @@ void sandbox_free(struct sandbox *sb) {
             JS_FreeValue(ctx, sb->pending[i].resolve);
             JS_FreeValue(ctx, sb->pending[i].reject);
         }
-        for (size_t i = 0; i < sb->timer_count; i++) JS_FreeValue(ctx, sb->timers[i].fn);
+        sb_free_timers(sb);
         for (size_t i = 0; i < sb->rejection_count; i++) JS_FreeValue(ctx, sb->rejections[i]);
         sb->closing = 1;
         sb_flush_answers(sb);
@@ -339,6 +355,7 @@ void sandbox_free(struct sandbox *sb) {
         JS_FreeValue(ctx, sb->ns);
         JS_FreeValue(ctx, sb->start_error);
         JS_FreeValue(ctx, sb->start_promise);
+        sb_web_free(sb);
         JS_FreeContext(ctx);
     }
     if (sb->rt) JS_FreeRuntime(sb->rt);

@@ -38,6 +38,7 @@ static struct stub *stub_of(JSValueConst v) {
 }
 
 static void stub_finalizer(JSRuntime *rt, JSValue val) {
+    ENGINE_UNSAFE_SCOPE();
     struct stub *s = stub_of(val);
     if (!s) return;
     /* During sandbox teardown the router drops every import at once. */
@@ -55,6 +56,7 @@ int sb_stub_info(JSValueConst v, uint64_t *index, uint8_t *flags) {
 
 static JSValue stub_method(JSContext *ctx, JSValueConst this_val, int argc, JSValueConst *argv,
                            int magic, JSValue *data) {
+    ENGINE_UNSAFE_SCOPE();
     struct stub *s = stub_of(data[0]);
     if (!s || s->released)
         return sb_throw_named(ctx, "Error", "This stub has been disposed and can no longer be used.");
@@ -67,12 +69,14 @@ static JSValue stub_method(JSContext *ctx, JSValueConst this_val, int argc, JSVa
 
 static JSValue stub_dispose(JSContext *ctx, JSValueConst this_val, int argc, JSValueConst *argv,
                             int magic, JSValue *data) {
+    ENGINE_UNSAFE_SCOPE();
     struct stub *s = stub_of(data[0]);
     if (s) stub_release(s);
     return JS_UNDEFINED;
 }
 
 static JSValue stub_get(JSContext *ctx, JSValueConst obj, JSAtom atom, JSValueConst receiver) {
+    ENGINE_UNSAFE_SCOPE();
     struct stub *s = stub_of(obj);
     if (!s) return JS_UNDEFINED;
     JSValue key = JS_AtomToValue(ctx, atom);
@@ -108,20 +112,25 @@ static JSValue stub_get(JSContext *ctx, JSValueConst obj, JSAtom atom, JSValueCo
 
 static int stub_set(JSContext *ctx, JSValueConst obj, JSAtom atom, JSValueConst value,
                     JSValueConst receiver, int flags) {
+    ENGINE_UNSAFE_SCOPE();
     JS_ThrowTypeError(ctx, "Stubs are read-only: properties cannot be set on them.");
     return -1;
 }
 
 static int stub_define(JSContext *ctx, JSValueConst this_obj, JSAtom prop, JSValueConst val,
                        JSValueConst getter, JSValueConst setter, int flags) {
+    ENGINE_UNSAFE_SCOPE();
     JS_ThrowTypeError(ctx, "Stubs are read-only: properties cannot be defined on them.");
     return -1;
 }
 
-static int stub_has(JSContext *ctx, JSValueConst obj, JSAtom atom) { return 0; }
+static int stub_has(JSContext *ctx, JSValueConst obj, JSAtom atom) {
+    return 0;
+}
 
 static JSValue fstub_call(JSContext *ctx, JSValueConst func_obj, JSValueConst this_val, int argc,
                           JSValueConst *argv, int flags) {
+    ENGINE_UNSAFE_SCOPE();
     struct stub *s = stub_of(func_obj);
     if (!s || s->released)
         return sb_throw_named(ctx, "Error", "This stub has been disposed and can no longer be used.");
@@ -160,6 +169,8 @@ JSValue sb_new_stub(struct sandbox *sb, uint64_t index, uint8_t flags) {
     s->index = index;
     s->flags = flags;
     JS_SetOpaque(obj, s);
+    /* Not extensible, so its (null) prototype cannot be replaced either. */
+    JS_PreventExtensions(sb->ctx, obj);
     return obj;
 }
 

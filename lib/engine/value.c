@@ -140,24 +140,30 @@ struct enc {
     size_t cap_count, cap_cap;
     char path[512];
     size_t path_len;
+    int path_cut;           /* a segment did not fit: the path is shown cut short */
     int depth;
     const char *limit_name;
 };
 
 static void path_push(struct enc *e, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Whole segments only: a path cut inside a key or index would mislead. */
 static void path_push(struct enc *e, const char *fmt, ...) {
-    if (e->path_len >= sizeof e->path - 1) return;
+    char seg[160];
     va_list ap;
     va_start(ap, fmt);
-    int n = vsnprintf(e->path + e->path_len, sizeof e->path - e->path_len, fmt, ap);
+    int n = vsnprintf(seg, sizeof seg, fmt, ap);
     va_end(ap);
-    if (n > 0) e->path_len += (size_t)n;
-    if (e->path_len >= sizeof e->path) e->path_len = sizeof e->path - 1;
+    if (n < 0 || (size_t)n >= sizeof seg || e->path_len + (size_t)n >= sizeof e->path) {
+        e->path_cut = 1;
+        return;
+    }
+    memcpy(e->path + e->path_len, seg, (size_t)n + 1);
+    e->path_len += (size_t)n;
 }
 
 static int enc_fail(struct enc *e, const char *what) {
-    sb_throw_named(e->ctx, "DataCloneError", "%s could not be cloned (at %s).", what,
-                   e->path_len ? e->path : "value");
+    sb_throw_named(e->ctx, "DataCloneError", "%s could not be cloned (at value%s%s).", what,
+                   e->path, e->path_cut ? "..." : "");
     return -1;
 }
 
@@ -404,6 +410,9 @@ static int enc_object(struct enc *e, JSValueConst v) {
     JSContext *ctx = e->ctx;
     uint64_t stub_index;
     uint8_t stub_flags;
+    if (e->sb->no_stubs && sb_stub_info(v, &stub_index, &stub_flags))
+        return enc_fail(e, "A stub (an RPC reference)");
+    if (e->sb->no_stubs && JS_IsFunction(ctx, v)) return enc_fail(e, "A function");
     if (sb_stub_info(v, &stub_index, &stub_flags)) {
         if (stub_flags & WIRE_CAP_F_NO_TRANSFER)
             return sb_throw_named(ctx, "DataCloneError",
@@ -422,6 +431,7 @@ static int enc_object(struct enc *e, JSValueConst v) {
 
     JSClassID cid = JS_GetClassID(v);
     if (JS_IsFunction(ctx, v)) {
+        if (e->sb->measuring) return wire_put_stub(&e->buf, 0);
         uint64_t id = sb_add_export(e->sb, v);
         if (!id) return -1;
         int ci = add_cap(e, WIRE_CAP_EXPORT, WIRE_CAP_F_FUNCTION, id);
@@ -465,8 +475,8 @@ static int enc_object(struct enc *e, JSValueConst v) {
     }
     if (++e->depth > WIRE_MAX_DEPTH) {
         sb_throw_named(ctx, "DataCloneError",
-                       "The value is nested more than %d levels deep (at %s).", WIRE_MAX_DEPTH,
-                       e->path_len ? e->path : "value");
+                       "The value is nested more than %d levels deep (at value%s%s).",
+                       WIRE_MAX_DEPTH, e->path, e->path_cut ? "..." : "");
         return -1;
     }
     int r;
@@ -492,7 +502,9 @@ static int enc_object(struct enc *e, JSValueConst v) {
         if (call_api(e, "isRpcTarget", v, &is_target) < 0) return -1;
         int target = JS_ToBool(ctx, is_target);
         JS_FreeValue(ctx, is_target);
-        if (target) {
+        if (target && e->sb->measuring) {
+            r = wire_put_stub(&e->buf, 0);
+        } else if (target) {
             uint64_t id = sb_add_export(e->sb, v);
             if (!id) return -1;
             int ci = add_cap(e, WIRE_CAP_EXPORT, 0, id);

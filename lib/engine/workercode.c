@@ -100,6 +100,7 @@ struct workercode *wc_clone(const struct workercode *c) {
     if (c->env) {
         n->env = dup_bytes(c->env, c->env_len);
         n->env_len = c->env_len;
+        n->env_size = c->env_size;
     }
     if (c->env_cap_count) {
         n->env_caps = dup_bytes(c->env_caps, c->env_cap_count * sizeof *c->env_caps);
@@ -340,11 +341,11 @@ int wc_validate(struct workercode *c, const corral_limits *limits, const char *t
                          (unsigned long long)total, (unsigned long long)limits->module_bytes);
         return -1;
     }
-    if (c->env_len > limits->env_bytes) {
+    if (c->env_size > limits->env_bytes) {
         corral_error_set(err, CORRAL_ELIMIT, "Error",
                          "Dynamic Worker env size (%llu bytes) exceeds the maximum allowed size "
                          "of %llu bytes.",
-                         (unsigned long long)c->env_len, (unsigned long long)limits->env_bytes);
+                         (unsigned long long)c->env_size, (unsigned long long)limits->env_bytes);
         return -1;
     }
     if (validate_date(c, today, err) < 0) return -1;

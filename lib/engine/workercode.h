@@ -52,6 +52,7 @@ struct workercode {
     size_t env_len;
     struct wire_cap *env_caps;
     size_t env_cap_count;
+    uint64_t env_size;          /* the serialized size of env alone, for its 1 MiB limit */
     /* Host-side bindings (C hosts): added to env by the loader. */
     struct wc_binding *bindings;
     size_t binding_count;

@@ -216,7 +216,7 @@ static struct worker *worker_from_code(corral_loader *l, const corral_code *code
     char *env_text = json_dumps(code->env, JSON_COMPACT);
     size_t env_len = env_text ? strlen(env_text) : 0;
     free(env_text);
-    wc->env_len = env_len; /* validated against limits.env_bytes as the reference does */
+    wc->env_size = env_len; /* validated against limits.env_bytes as the reference does */
     if (wc_validate(wc, &l->limits, l->today, err) < 0 || host_env_payload((corral_code *)code, w, err) < 0) {
         w->code = NULL;
         wc_free(wc);

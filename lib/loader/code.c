@@ -138,8 +138,19 @@ static int module_from_json(corral_code *c, const char *name, json_t *v, corral_
             } else if (json_is_array(val)) {
                 n = json_array_size(val);
                 bytes = malloc(n ? n : 1);
-                for (size_t j = 0; bytes && j < n; j++)
-                    bytes[j] = (uint8_t)json_integer_value(json_array_get(val, j));
+                for (size_t j = 0; bytes && j < n; j++) {
+                    json_t *b = json_array_get(val, j);
+                    if (!json_is_integer(b) || json_integer_value(b) < 0 ||
+                        json_integer_value(b) > 255) {
+                        free(bytes);
+                        corral_error_set(err, CORRAL_EINVAL, "TypeError",
+                                         "Module '%s': 'data' byte %zu is not an integer from 0 to "
+                                         "255.",
+                                         name, j);
+                        return CORRAL_EINVAL;
+                    }
+                    bytes[j] = (uint8_t)json_integer_value(b);
+                }
             }
             if (!bytes) {
                 corral_error_set(err, CORRAL_EINVAL, "TypeError",

@@ -12,6 +12,7 @@
 #define CORRAL_LOADER_H
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdint.h>
 
 #include "corral.h"
@@ -91,6 +92,7 @@ struct worker {
     enum worker_state state;
     corral_error fail;
     struct sandbox *sb;
+    int sb_escaped;                 /* sb was escaped by the watchdog: abandon, never free */
     uint32_t gen;
     int is_dynamic;
     struct cref **imports;
@@ -104,6 +106,7 @@ struct worker {
     corral_limits limits;
     struct invocation *active;
     struct timer_node *timers;      /* this worker's sandbox timers */
+    struct idmap timer_ids;         /* their ids -> nodes */
     struct task *parked, *parked_tail;
     int in_cache;
     struct worker *lru_prev, *lru_next;
@@ -220,6 +223,15 @@ struct corral_loader {
     int held;                       /* external operations in flight (ld_hold) */
     void *net;                      /* the built-in HTTP client, if enabled */
     void (*net_free)(void *net);
+    /* The watchdog (watchdog.c). */
+    pthread_t wd_thread, wd_loop_thread;
+    pthread_mutex_t wd_lock;
+    pthread_cond_t wd_cond;
+    int wd_running, wd_stop;
+    _Atomic uint64_t wd_turn;       /* the guarded turn running now, 0 if none */
+    _Atomic uint64_t wd_deadline_ns;/* its CPU deadline on the loop thread's clock */
+    uint64_t wd_escapes_requested;
+    uint64_t escaped_sandboxes;
 };
 
 
@@ -254,6 +266,13 @@ int64_t ld_import_add(struct worker *w, struct cref *c);
 struct cref *ld_import_get(struct worker *w, uint64_t idx);
 void ld_task_free(struct task *t);
 void ld_task_push(corral_loader *l, struct task *t);
+/* watchdog.c: runs fn(arg) as one turn of w's sandbox under the CPU
+ * backstop. Returns 1 if the watchdog had to escape it (w->sb_escaped is
+ * then set and the caller must end w's invocations with CpuLimitError). */
+int ld_guarded_turn(corral_loader *l, struct worker *w, uint64_t deadline_ns,
+                    void (*fn)(void *), void *arg);
+void ld_watchdog_stop(corral_loader *l);
+
 /* timers.c */
 struct timer_node *ld_timer_add(corral_loader *l, double due_ms, struct worker *w, uint64_t id);
 void ld_timer_cancel(corral_loader *l, struct timer_node *n);
@@ -300,7 +319,7 @@ void ld_route_call(corral_loader *l, struct worker *from, uint64_t from_call_id,
 void ld_run_task(corral_loader *l, struct task *t);
 /* Sends an ended invocation's trace event to the worker's tails. */
 void ld_deliver_tails(corral_loader *l, struct invocation *inv, const corral_result *r);
-void ld_run_turn_begin(struct worker *w, uint64_t *start_cpu);
+uint64_t ld_run_turn_begin(struct worker *w, uint64_t *start_cpu);
 void ld_run_turn_end(corral_loader *l, struct worker *w, uint64_t start_cpu);
 struct worker *ld_cache_find(corral_loader *l, const char *id);
 void ld_cache_insert(corral_loader *l, struct worker *w);

@@ -105,6 +105,7 @@ void corral_loader_free(corral_loader *l) {
     /* The HTTP client's thread stops first; whatever it posted is dropped
      * by running it (completions of calls that are about to be freed). */
     if (l->net_free) l->net_free(l->net);
+    ld_watchdog_stop(l);
     l->net = NULL;
     run_posted(l);
     /* Every worker stays allocated until the end (closing stops reference
@@ -155,6 +156,7 @@ void corral_loader_free(corral_loader *l) {
         l->workers = w->next_all;
         wc_free(w->code);
         free(w->imports);
+        ld_idmap_free(&w->timer_ids);
         free(w->id);
         free(w);
     }
@@ -186,6 +188,16 @@ static size_t pending_count(corral_loader *l) {
     return n;
 }
 
+struct timer_turn {
+    struct worker *w;
+    uint64_t id;
+};
+
+static void fire_in_turn(void *arg) {
+    struct timer_turn *tt = arg;
+    sandbox_fire_timer(tt->w->sb, tt->id);
+}
+
 static void fire_due_timers(corral_loader *l) {
     double now = ld_mono_ms();
     struct timer_node *n;
@@ -209,8 +221,8 @@ static void fire_due_timers(corral_loader *l) {
         if (!w->sb || w->gen != gen) continue;
         w->refs++;
         uint64_t start;
-        ld_run_turn_begin(w, &start);
-        sandbox_fire_timer(w->sb, id);
+        struct timer_turn tt = {w, id};
+        ld_guarded_turn(l, w, ld_run_turn_begin(w, &start), fire_in_turn, &tt);
         ld_run_turn_end(l, w, start);
         ld_worker_unref(w);
     }
@@ -275,8 +287,8 @@ int corral_loader_step(corral_loader *l, int timeout_ms) {
 }
 
 int corral_loader_run(corral_loader *l) {
-    while (corral_loader_step(l, -1) > 0) {
-    }
+    /* Check before waiting: an idle loader has nothing that would wake it. */
+    while (pending_count(l) > 0) corral_loader_step(l, -1);
     return CORRAL_OK;
 }
 
@@ -296,5 +308,6 @@ void corral_loader_stats(corral_loader *l, corral_stats *out) {
     out->sandboxes_created = l->sandboxes_created;
     out->invocations = l->invocation_count;
     out->evictions = l->evictions;
+    out->escaped_sandboxes = l->escaped_sandboxes;
 }
 

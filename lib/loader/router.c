@@ -48,7 +48,7 @@ struct call_rec *ld_call_take(corral_loader *l, uint64_t id) {
     return c;
 }
 
-void ld_run_turn_begin(struct worker *w, uint64_t *start_cpu) {
+uint64_t ld_run_turn_begin(struct worker *w, uint64_t *start_cpu) {
     uint64_t now = engine_thread_cpu_ns();
     *start_cpu = now;
     uint64_t budget = 0;
@@ -59,6 +59,7 @@ void ld_run_turn_begin(struct worker *w, uint64_t *start_cpu) {
     }
     if (!budget) budget = w->limits.cpu_ms * 1000000ull;
     sandbox_set_cpu_deadline(w->sb, now + budget);
+    return now + budget;
 }
 
 void ld_kill_worker_invocations(corral_loader *l, struct worker *w, enum sandbox_kill k) {
@@ -90,6 +91,12 @@ void ld_kill_worker_invocations(corral_loader *l, struct worker *w, enum sandbox
 
 void ld_run_turn_end(corral_loader *l, struct worker *w, uint64_t start_cpu) {
     if (!w->sb) return;
+    if (w->sb_escaped) {
+        uint64_t used = engine_thread_cpu_ns() - start_cpu;
+        for (struct invocation *i = w->active; i; i = i->next_active) i->cpu_ns += used;
+        ld_kill_worker_invocations(l, w, SANDBOX_KILL_CPU);
+        return;
+    }
     uint64_t used = engine_thread_cpu_ns() - start_cpu;
     sandbox_set_cpu_deadline(w->sb, 0);
     for (struct invocation *i = w->active; i; i = i->next_active) i->cpu_ns += used;
@@ -322,6 +329,14 @@ void ld_route_call(corral_loader *l, struct worker *from, uint64_t from_call_id,
     ld_task_push(l, t);
 }
 
+struct deliver_turn {
+    struct worker *w;
+    struct task *t;
+    uint64_t *idx;
+};
+
+static void deliver_in_turn(void *arg);
+
 /* Runs one delivery task. */
 void ld_run_task(corral_loader *l, struct task *t) {
     struct worker *w = t->w;
@@ -374,9 +389,20 @@ void ld_run_task(corral_loader *l, struct task *t) {
         ld_task_free(t);
         return;
     }
-    uint64_t *idx = install_caps(w, t->caps, t->cap_count);
+    struct deliver_turn dt = {.w = w, .t = t, .idx = install_caps(w, t->caps, t->cap_count)};
     uint64_t start;
-    ld_run_turn_begin(w, &start);
+    uint64_t deadline = ld_run_turn_begin(w, &start);
+    ld_guarded_turn(l, w, deadline, deliver_in_turn, &dt);
+    free(dt.idx);
+    ld_run_turn_end(l, w, start);
+    ld_task_free(t);
+}
+
+static void deliver_in_turn(void *arg) {
+    struct deliver_turn *dt = arg;
+    struct worker *w = dt->w;
+    struct task *t = dt->t;
+    uint64_t *idx = dt->idx;
     if (t->msg_kind == 0x81 || t->msg_kind == 0x82) {
         sandbox_fetch_done(w->sb, t->id, t->msg_kind == 0x81, t->payload, t->payload_len, idx,
                            t->cap_count);
@@ -398,9 +424,6 @@ void ld_run_task(corral_loader *l, struct task *t) {
             sandbox_deliver(w->sb, &m, idx);
         }
     }
-    free(idx);
-    ld_run_turn_end(l, w, start);
-    ld_task_free(t);
 }
 
 /* The trace event Workers hands a tail worker's tail(events) handler, one

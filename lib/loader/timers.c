@@ -61,6 +61,10 @@ struct timer_node *ld_timer_add(corral_loader *l, double due_ms, struct worker *
     n->gen = w ? w->gen : 0;
     n->id = id;
     if (w) {
+        if (ld_idmap_put(&w->timer_ids, id, n) < 0) {
+            free(n);
+            return NULL;
+        }
         n->wnext = w->timers;
         if (w->timers) w->timers->wprev = n;
         w->timers = n;
@@ -80,6 +84,7 @@ static void detach(corral_loader *l, struct timer_node *n) {
         sift_up(l, last->heap_index);
     }
     if (n->w) {
+        ld_idmap_take(&n->w->timer_ids, n->id);
         if (n->wprev) n->wprev->wnext = n->wnext;
         else n->w->timers = n->wnext;
         if (n->wnext) n->wnext->wprev = n->wprev;
@@ -93,9 +98,7 @@ void ld_timer_cancel(corral_loader *l, struct timer_node *n) {
 }
 
 struct timer_node *ld_timer_find(struct worker *w, uint64_t id) {
-    for (struct timer_node *n = w->timers; n; n = n->wnext)
-        if (n->id == id) return n;
-    return NULL;
+    return ld_idmap_get(&w->timer_ids, id);
 }
 
 void ld_timers_cancel_worker(corral_loader *l, struct worker *w) {

@@ -185,6 +185,7 @@ static void worker_free(struct worker *w) {
     if (w->parent) ld_worker_unref(w->parent);
     wc_free(w->code);
     free(w->imports);
+    ld_idmap_free(&w->timer_ids);
     free(w->id);
     free(w);
 }
@@ -221,7 +222,12 @@ void ld_worker_discard_sandbox(struct worker *w) {
     struct sandbox *sb = w->sb;
     w->sb = NULL;
     w->gen++;
-    sandbox_free(sb);
+    if (w->sb_escaped) {
+        w->sb_escaped = 0;
+        engine_abandon(sb);
+    } else {
+        sandbox_free(sb);
+    }
     l->live_sandboxes--;
     for (size_t i = 0; i < w->import_count; i++) ld_cref_unref(w->imports[i]);
     w->import_count = 0;
@@ -230,6 +236,17 @@ void ld_worker_discard_sandbox(struct worker *w) {
 
 static void apply_code_limits(struct worker *w) {
     ld_limits_lower(&w->limits, &w->code->limits);
+}
+
+struct start_turn {
+    struct worker *w;
+    uint64_t *idx;
+};
+
+static void start_in_turn(void *arg) {
+    struct start_turn *st = arg;
+    struct worker *w = st->w;
+    sandbox_start(w->sb, w->code, w->code->env, w->code->env_len, st->idx, w->env_cap_count);
 }
 
 /* Starts a fresh sandbox for w from its code. */
@@ -263,10 +280,11 @@ int ld_worker_start(struct worker *w, corral_error *err) {
     }
     uint64_t deadline = engine_thread_cpu_ns() + w->limits.cpu_ms * 1000000ull;
     sandbox_set_cpu_deadline(w->sb, deadline);
-    sandbox_start(w->sb, w->code, w->code->env, w->code->env_len, idx, w->env_cap_count);
+    struct start_turn st = {w, idx};
+    int escaped = ld_guarded_turn(w->l, w, deadline, start_in_turn, &st);
     free(idx);
-    sandbox_set_cpu_deadline(w->sb, 0);
-    enum sandbox_kill k = sandbox_killed(w->sb);
+    enum sandbox_kill k = escaped ? SANDBOX_KILL_CPU : sandbox_killed(w->sb);
+    if (!escaped) sandbox_set_cpu_deadline(w->sb, 0);
     if (k) {
         ld_worker_discard_sandbox(w);
         if (k == SANDBOX_KILL_MEMORY)
