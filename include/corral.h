@@ -376,9 +376,7 @@ typedef struct corral_stats {
     uint64_t invocations;
     uint64_t evictions;
     /* Sandboxes the CPU backstop had to stop inside a builtin that never
-     * checks its CPU deadline. Each one's heap (at most its memory limit)
-     * stays allocated until the process ends: the runtime was stopped
-     * mid-operation and cannot be freed safely. */
+     * checks its CPU deadline (their memory is returned like any other's). */
     uint64_t escaped_sandboxes;
 } corral_stats;
 

@@ -263,6 +263,7 @@ int tool_run(int argc, char **argv) {
         case O_HEADER:
             if (nheaders == 64) {
                 fprintf(stderr, "corral run: at most 64 --header options\n");
+                json_decref(vars);
                 return 2;
             }
             headers[nheaders++] = optarg;
@@ -279,6 +280,7 @@ int tool_run(int argc, char **argv) {
             if (parse_u64(optarg, &v) < 0) {
                 fprintf(stderr, "corral run: %s takes a positive whole number, got '%s'\n",
                         c == O_CPU ? "--cpu-ms" : c == O_WALL ? "--wall-ms" : "--memory-mb", optarg);
+                json_decref(vars);
                 return 2;
             }
             if (c == O_CPU) lo.limits.cpu_ms = v;
@@ -290,6 +292,7 @@ int tool_run(int argc, char **argv) {
             const char *eq = strchr(optarg, '=');
             if (!eq || eq == optarg) {
                 fprintf(stderr, "corral run: --var takes NAME=VALUE, got '%s'\n", optarg);
+                json_decref(vars);
                 return 2;
             }
             char name[256];

@@ -142,15 +142,16 @@ uint64_t sandbox_current_invocation(const struct sandbox *sb);
 /* Runs fn(arg) as a guarded turn: engine_escape_request() from another
  * thread, naming the turn number published in *published_turn, makes it
  * return 1 at the next point where the thread is inside QuickJS's own code.
- * The sandbox whose turn was escaped must then be engine_abandon()ed,
- * never used or freed. Returns 0 when fn returned normally. */
+ * The sandbox whose turn was escaped must then be released with
+ * sandbox_release_abandoned(), never used or freed otherwise. Returns 0 when
+ * fn returned normally. */
 int engine_run_guarded(void (*fn)(void *), void *arg, _Atomic uint64_t *published_turn);
 void engine_escape_request(uint64_t turn, pthread_t thread);
 /* The signal the escape uses (SIGRTMIN+7); installed on first use. */
 int engine_escape_signal(void);
-/* Parks an escaped sandbox for good (its memory stays allocated). */
-void engine_abandon(struct sandbox *sb);
-size_t engine_abandoned_count(void);
+/* Releases an escaped sandbox's memory block by block, without running
+ * any of its code or reading its objects. */
+void sandbox_release_abandoned(struct sandbox *sb);
 /* A guarded turn is escapable only while it runs JavaScript: corral code
  * wraps each call into the engine in ENGINE_JS(), and every function
  * QuickJS calls back into (natives, stub hooks, the module loader, the

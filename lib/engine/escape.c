@@ -15,10 +15,10 @@
  * milliseconds later), so no libc lock or corral structure is ever left
  * half-updated.
  *
- * A runtime escaped this way is in an unknown state and is never touched
- * again: it is parked on a list (its memory, bounded by its memory limit,
- * stays allocated) and counted. The jailed worker processes of the jail
- * issue replace this with killing the process.
+ * A runtime escaped this way is in an unknown state: none of its code runs
+ * again and none of its objects is read; its memory is returned block by
+ * block (sandbox_release_abandoned). The jailed worker processes of the
+ * jail issue replace this with killing the process.
  */
 #include <pthread.h>
 #include <setjmp.h>
@@ -43,9 +43,6 @@ static _Atomic uint64_t escape_target;
 static int escape_signo;
 static pthread_once_t install_once = PTHREAD_ONCE_INIT;
 
-static pthread_mutex_t abandoned_lock = PTHREAD_MUTEX_INITIALIZER;
-static struct sandbox **abandoned;
-static size_t abandoned_count, abandoned_cap;
 
 int engine_unsafe_enter(void) {
     unsafe_depth++;
@@ -134,23 +131,3 @@ void engine_escape_request(uint64_t turn, pthread_t thread) {
     pthread_kill(thread, engine_escape_signal());
 }
 
-void engine_abandon(struct sandbox *sb) {
-    pthread_mutex_lock(&abandoned_lock);
-    if (abandoned_count == abandoned_cap) {
-        size_t ncap = abandoned_cap ? abandoned_cap * 2 : 8;
-        struct sandbox **n = realloc(abandoned, ncap * sizeof *n);
-        if (n) {
-            abandoned = n;
-            abandoned_cap = ncap;
-        }
-    }
-    if (abandoned_count < abandoned_cap) abandoned[abandoned_count++] = sb;
-    pthread_mutex_unlock(&abandoned_lock);
-}
-
-size_t engine_abandoned_count(void) {
-    pthread_mutex_lock(&abandoned_lock);
-    size_t n = abandoned_count;
-    pthread_mutex_unlock(&abandoned_lock);
-    return n;
-}

@@ -77,6 +77,7 @@ struct sandbox {
     _Atomic int killed;         /* enum sandbox_kill */
     _Atomic uint64_t cpu_deadline_ns;
     int memory_hit;
+    struct sb_block *blocks;    /* every block the runtime allocated (sandbox.c) */
     JSValue synthetic;          /* module name -> default export of text/data/json/cjs modules */
     JSValue cjs_cache;          /* module name -> module.exports */
     char today[11];
@@ -106,6 +107,9 @@ static inline int sb_length(JSContext *ctx, JSValueConst obj, int64_t *out) {
     if (*out > 0xffffffffLL) *out = 0xffffffffLL;
     return r;
 }
+
+/* sandbox.c */
+void sb_drop_side_buffers(struct sandbox *sb);
 
 /* value.c */
 /* Encodes v as a payload for `purpose` (limits differ for args and

@@ -1,4 +1,4 @@
-/* The `native` table: every function the built-in JavaScript (js/web.js,
+/* The `native` table: every function the built-in JavaScript (the js/web parts,
  * js/runtime.js) may call into C. It is handed to the installers once and
  * kept only in their closures, never on a global, so user code cannot call
  * these directly; each entry is still written as if it could be (arguments

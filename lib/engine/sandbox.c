@@ -38,6 +38,33 @@ uint64_t engine_thread_cpu_ns(void) {
 
 #define MALLOC_OVERHEAD 8
 
+/* Every block the runtime allocates carries a small header that links it
+ * into its sandbox's list. A runtime stopped mid-operation by the CPU
+ * backstop cannot be freed with JS_FreeRuntime (its state is unknown), but
+ * its memory can still be returned block by block from this list, so a
+ * tenant that keeps tripping the backstop cannot exhaust the host. */
+struct sb_block {
+    struct sb_block *prev, *next;
+};
+#define BLOCK_HEADER sizeof(struct sb_block)
+
+static void block_link(struct sandbox *sb, struct sb_block *b) {
+    b->prev = NULL;
+    b->next = sb->blocks;
+    if (sb->blocks) sb->blocks->prev = b;
+    sb->blocks = b;
+}
+
+static void block_unlink(struct sandbox *sb, struct sb_block *b) {
+    if (b->prev) b->prev->next = b->next;
+    else sb->blocks = b->next;
+    if (b->next) b->next->prev = b->prev;
+}
+
+static size_t block_usable(const void *p) {
+    return malloc_usable_size((char *)p - BLOCK_HEADER) - BLOCK_HEADER;
+}
+
 static void *sb_malloc(JSMallocState *s, size_t size) {
     ENGINE_UNSAFE_SCOPE();
     struct sandbox *sb = s->opaque;
@@ -46,23 +73,27 @@ static void *sb_malloc(JSMallocState *s, size_t size) {
         atomic_store(&sb->killed, SANDBOX_KILL_MEMORY);
         return NULL;
     }
-    void *p = malloc(size);
-    if (!p) return NULL;
+    struct sb_block *b = malloc(BLOCK_HEADER + size);
+    if (!b) return NULL;
+    block_link(sb, b);
     /* The runtime's own counters, kept so the heap size can be read in O(1);
      * JS_NewRuntime2's first call passes a copy on its stack, every later
      * one the runtime's. */
     sb->mstate = s;
     s->malloc_count++;
-    s->malloc_size += malloc_usable_size(p) + MALLOC_OVERHEAD;
-    return p;
+    s->malloc_size += malloc_usable_size(b) + MALLOC_OVERHEAD;
+    return b + 1;
 }
 
 static void sb_free_mem(JSMallocState *s, void *p) {
     ENGINE_UNSAFE_SCOPE();
     if (!p) return;
+    struct sandbox *sb = s->opaque;
+    struct sb_block *b = (struct sb_block *)p - 1;
+    block_unlink(sb, b);
     s->malloc_count--;
-    s->malloc_size -= malloc_usable_size(p) + MALLOC_OVERHEAD;
-    free(p);
+    s->malloc_size -= malloc_usable_size(b) + MALLOC_OVERHEAD;
+    free(b);
 }
 
 static void *sb_realloc(JSMallocState *s, void *p, size_t size) {
@@ -73,24 +104,40 @@ static void *sb_realloc(JSMallocState *s, void *p, size_t size) {
         sb_free_mem(s, p);
         return NULL;
     }
-    size_t old = malloc_usable_size(p);
-    if (size > old) {
-        if (s->malloc_size + size - old > s->malloc_limit) {
-            sb->memory_hit = 1;
-            atomic_store(&sb->killed, SANDBOX_KILL_MEMORY);
-            return NULL;
-        }
+    struct sb_block *b = (struct sb_block *)p - 1;
+    size_t old = malloc_usable_size(b);
+    if (size + BLOCK_HEADER > old && s->malloc_size + size + BLOCK_HEADER - old > s->malloc_limit) {
+        sb->memory_hit = 1;
+        atomic_store(&sb->killed, SANDBOX_KILL_MEMORY);
+        return NULL;
     }
-    void *n = realloc(p, size);
-    if (!n) return NULL;
+    block_unlink(sb, b);
+    struct sb_block *n = realloc(b, BLOCK_HEADER + size);
+    if (!n) {
+        block_link(sb, b);
+        return NULL;
+    }
+    block_link(sb, n);
     s->malloc_size -= old;
     s->malloc_size += malloc_usable_size(n);
-    return n;
+    return n + 1;
 }
 
 static size_t sb_usable(const void *p) {
     ENGINE_UNSAFE_SCOPE();
-    return malloc_usable_size((void *)p);
+    return block_usable(p);
+}
+
+/* For an escaped sandbox: give back every block of its runtime and every
+ * buffer corral kept beside it, without reading any of them. */
+void sandbox_release_abandoned(struct sandbox *sb) {
+    while (sb->blocks) {
+        struct sb_block *b = sb->blocks;
+        sb->blocks = b->next;
+        free(b);
+    }
+    sb_drop_side_buffers(sb);
+    free(sb);
 }
 
 static const JSMallocFunctions sb_mf = {sb_malloc, sb_free_mem, sb_realloc, sb_usable};
@@ -326,6 +373,23 @@ nomem:
                      (unsigned long long)cfg->memory_bytes);
     sandbox_free(sb);
     return NULL;
+}
+
+/* The buffers corral keeps beside a runtime (plain malloc, not in the
+ * runtime's block list); the JSValues they hold are not touched. */
+void sb_drop_side_buffers(struct sandbox *sb) {
+    for (size_t i = 0; i < sb->export_count; i++) free(sb->exports[i].name);
+    for (size_t i = 0; i < sb->answer_count; i++) {
+        free(sb->answers[i].payload);
+        free(sb->answers[i].caps);
+    }
+    free(sb->answers);
+    free(sb->exports);
+    free(sb->pending);
+    free(sb->timers);
+    free(sb->rejections);
+    free(sb->worker_id);
+    free(sb->web);
 }
 
 void sandbox_free(struct sandbox *sb) {

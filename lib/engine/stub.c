@@ -43,7 +43,7 @@ static void stub_finalizer(JSRuntime *rt, JSValue val) {
     if (!s) return;
     /* During sandbox teardown the router drops every import at once. */
     if (s->sb && !s->sb->closing) stub_release(s);
-    free(s);
+    js_free_rt(rt, s);
 }
 
 int sb_stub_info(JSValueConst v, uint64_t *index, uint8_t *flags) {
@@ -160,7 +160,9 @@ JSValue sb_new_stub(struct sandbox *sb, uint64_t index, uint8_t flags) {
     JSClassID cid = (flags & WIRE_CAP_F_FUNCTION) ? corral_fstub_class_id : corral_stub_class_id;
     JSValue obj = JS_NewObjectProtoClass(sb->ctx, JS_NULL, cid);
     if (JS_IsException(obj)) return obj;
-    struct stub *s = calloc(1, sizeof *s);
+    /* In the runtime's own heap, so it goes with the runtime whichever way
+     * the runtime ends. */
+    struct stub *s = js_mallocz_rt(sb->rt, sizeof *s);
     if (!s) {
         JS_FreeValue(sb->ctx, obj);
         return JS_ThrowOutOfMemory(sb->ctx);

@@ -221,6 +221,7 @@ struct corral_loader {
     struct posted { void (*fn)(corral_loader *, void *); void *arg; struct posted *next; } *posted,
         *posted_tail;
     int held;                       /* external operations in flight (ld_hold) */
+    _Atomic int signaled;           /* the eventfd has been written since it was drained */
     void *net;                      /* the built-in HTTP client, if enabled */
     void (*net_free)(void *net);
     /* The watchdog (watchdog.c). */
@@ -300,6 +301,11 @@ int ld_worker_set_code(struct worker *w, struct workercode *code, struct worker 
                            corral_error *err);
 int ld_worker_start(struct worker *w, corral_error *err);
 void ld_worker_unref(struct worker *w);
+/* Drops everything a worker holds on others (sandbox, parked tasks, env
+ * caps, outbound) / frees its own memory; worker_free and loader teardown
+ * both use them. */
+void ld_worker_drop_edges(struct worker *w);
+void ld_worker_free_memory(struct worker *w);
 void ld_answer_error(corral_loader *l, struct call_rec *c, const char *name,
                          const char *message);
 void ld_answer_to(corral_loader *l, struct call_rec *c, int ok, const uint8_t *p, size_t len,

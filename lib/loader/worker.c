@@ -169,11 +169,7 @@ void ld_cache_remove(corral_loader *l, struct worker *w) {
     ld_worker_unref(w);
 }
 
-static void worker_free(struct worker *w) {
-    corral_loader *l = w->l;
-    if (w->prev_all) w->prev_all->next_all = w->next_all;
-    else l->workers = w->next_all;
-    if (w->next_all) w->next_all->prev_all = w->prev_all;
+void ld_worker_drop_edges(struct worker *w) {
     ld_worker_discard_sandbox(w);
     while (w->parked) {
         struct task *t = w->parked;
@@ -181,13 +177,28 @@ static void worker_free(struct worker *w) {
         ld_task_free(t);
     }
     ld_crefs_free(w->env_caps, w->env_cap_count);
+    w->env_caps = NULL;
+    w->env_cap_count = 0;
     if (w->outbound_stub) ld_cref_unref(w->outbound_stub);
-    if (w->parent) ld_worker_unref(w->parent);
+    w->outbound_stub = NULL;
+}
+
+void ld_worker_free_memory(struct worker *w) {
     wc_free(w->code);
     free(w->imports);
     ld_idmap_free(&w->timer_ids);
     free(w->id);
     free(w);
+}
+
+static void worker_free(struct worker *w) {
+    corral_loader *l = w->l;
+    if (w->prev_all) w->prev_all->next_all = w->next_all;
+    else l->workers = w->next_all;
+    if (w->next_all) w->next_all->prev_all = w->prev_all;
+    ld_worker_drop_edges(w);
+    if (w->parent) ld_worker_unref(w->parent);
+    ld_worker_free_memory(w);
 }
 
 void ld_worker_unref(struct worker *w) {
@@ -224,7 +235,7 @@ void ld_worker_discard_sandbox(struct worker *w) {
     w->gen++;
     if (w->sb_escaped) {
         w->sb_escaped = 0;
-        engine_abandon(sb);
+        sandbox_release_abandoned(sb);
     } else {
         sandbox_free(sb);
     }

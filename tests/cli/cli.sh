@@ -75,6 +75,10 @@ run bad-cpu 2 run --cpu-ms abc $F/echo.js && has bad-cpu "$ERR" '--cpu-ms takes 
 run bad-request 2 run --request "GET" $F/echo.js && has bad-request "$ERR" '--request takes'
 run bad-header 2 run --header novalue $F/echo.js && has bad-header "$ERR" '--header takes K:V'
 run unknown-command 2 frobnicate && has unknown-command "$ERR" "unknown command 'frobnicate'"
+run example-agent 0 run examples/agent/main.js && {
+    has example-agent "$OUT" '"history":["agent: hello from the sandbox","agent: task was: summarise the lobby"]'
+    has example-agent "$OUT" '"blocked":"This worker is not permitted to access the internet via global functions like fetch(). It must use capabilities (such as bindings in '"'"'env'"'"') to talk to the outside world."'
+}
 run help 0 run --help && has help "$OUT" 'usage: corral run'
 run version 0 version && has version "$OUT" 'corral '
 
