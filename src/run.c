@@ -45,7 +45,9 @@ static void run_usage(FILE *f) {
             "  --var NAME=VALUE          a string in env (repeatable)\n"
             "  --loader NAME             give the worker a Worker Loader binding env.NAME\n"
             "                            (default LOADER when MAIN is given)\n"
-            "  --allow-net[=HOST,...]    lend the network (not available in this build)\n"
+            "  --allow-net[=HOST,...]    lend the network: HTTP and HTTPS to these hosts\n"
+            "                            (HOST or HOST:PORT; no list = any host); every\n"
+            "                            redirect hop is checked again (docs/network.md)\n"
             "  --compatibility-date D    default: the newest date this build supports\n");
 }
 
@@ -255,6 +257,7 @@ int tool_run(int argc, char **argv) {
     corral_options_default(&lo);
     struct run_state st = {0};
     int c, net = 0;
+    const char *net_allow = NULL;
     optind = 1;
     while ((c = getopt_long(argc, argv, "c:h", opts, NULL)) != -1) {
         switch (c) {
@@ -300,7 +303,10 @@ int tool_run(int argc, char **argv) {
             json_object_set_new(vars, name, json_string(eq + 1));
             break;
         }
-        case O_NET: net = 1; break;
+        case O_NET:
+            net = 1;
+            net_allow = optarg;
+            break;
         case O_LOADER: loader_name = optarg; break;
         case O_DATE: date = optarg; break;
         case O_HELP:
@@ -409,7 +415,7 @@ int tool_run(int argc, char **argv) {
         return 2;
     }
     if (net) {
-        if (corral_loader_allow_net(l, optarg ? optarg : "*", &err) != CORRAL_OK) {
+        if (corral_loader_allow_net(l, net_allow ? net_allow : "*", &err) != CORRAL_OK) {
             fprintf(stderr, "corral run: --allow-net: %s\n", err.message);
             corral_code_free(code);
             corral_loader_free(l);

@@ -11,6 +11,7 @@
  * objects (stub.c).
  */
 #include <math.h>
+#include <stddef.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -877,8 +878,15 @@ static const struct wire_visitor js_builder = {
 
 JSValue sb_decode(struct sandbox *sb, const uint8_t *p, size_t len, const uint64_t *caps,
                   size_t cap_count) {
-    struct dec *d = calloc(1, sizeof *d);
+    /* The frame stack is large and each frame is set as it is pushed:
+     * zero only the fields before it. */
+    struct dec *d = malloc(sizeof *d);
     if (!d) return JS_ThrowOutOfMemory(sb->ctx);
+    memset(d, 0, offsetof(struct dec, stack));
+    d->depth = 0;
+    d->objs = NULL;
+    d->obj_count = d->obj_cap = 0;
+    d->has_result = 0;
     d->sb = sb;
     d->ctx = sb->ctx;
     d->caps = caps;

@@ -397,9 +397,6 @@ int corral_fetch(corral_worker *s, const corral_invoke_options *opts, const corr
 }
 
 int corral_loader_allow_net(corral_loader *l, const char *allow, corral_error *err) {
-    corral_error_set(err, CORRAL_EINVAL, "Error",
-                     "corral's built-in HTTP client is not available in this build; install an "
-                     "outbound handler with corral_loader_set_outbound().");
-    return CORRAL_EINVAL;
+    return ld_net_enable(l, allow, err);
 }
 

@@ -22,6 +22,7 @@
 #include <jansson.h>
 #include <math.h>
 #include <stdio.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -500,6 +501,13 @@ static void print_number(struct wire_buf *b, double d) {
         wire_put_u8(b, '0'); /* -0 too */
         return;
     }
+    /* Integers below 2^53 print as their digits; skipping the search below
+     * matters because most numbers that cross are small integers. */
+    if (d >= -9007199254740992.0 && d <= 9007199254740992.0 && d == (double)(int64_t)d) {
+        int n = snprintf(buf, sizeof buf, "%lld", (long long)d);
+        wire_put_raw(b, buf, (size_t)n);
+        return;
+    }
     /* If p significant digits read back exactly, so do p+1: binary search
      * for the fewest; 17 always suffice for a double. */
     int lo = 1, hi = 17;
@@ -595,13 +603,18 @@ static int print_json(struct wire_buf *b, json_t *v, int depth) {
 char *wire_to_json(const uint8_t *data, size_t len, const struct wire_limits *limits,
                    size_t max_json_bytes, int *status) {
     if (!max_json_bytes) max_json_bytes = WIRE_JSON_DEFAULT_MAX;
-    struct jb *jb = calloc(1, sizeof *jb);
+    /* Not calloc: the frame stack is large and each frame is set when it
+     * is pushed, so zeroing it on every call would cost more than the
+     * conversion of a typical small value. */
+    struct jb *jb = malloc(sizeof *jb);
     char *text = NULL;
     int rc;
     if (!jb) {
         rc = WIRE_ERR_NOMEM;
         goto out;
     }
+    memset(jb, 0, offsetof(struct jb, st));
+    memset(&jb->root, 0, sizeof *jb - offsetof(struct jb, root));
     jb->budget = max_json_bytes;
     rc = wire_decode(data, len, limits, &tree_visitor, jb, NULL);
     if (rc == WIRE_ERR_VISITOR) rc = jb->status;
