@@ -78,19 +78,19 @@ QJSC := build/host/qjsc
 all: $(STATIC_LIB) $(SHARED_LIB) $(CORRAL) $(B)/corral.pc
 lib: $(STATIC_LIB)
 
-deps: $(QJS_DIR)/.verified
-$(QJS_DIR)/.verified:
+deps: $(QJS_DIR)/.prepared-1
+$(QJS_DIR)/.prepared-1:
 	./scripts/fetch-quickjs.sh
 
-$(QJS_DIR)/quickjs.c: $(QJS_DIR)/.verified
+$(QJS_DIR)/quickjs.c: $(QJS_DIR)/.prepared-1
 
-$(B)/qjs/%.o: $(QJS_DIR)/%.c | $(QJS_DIR)/.verified
+$(B)/qjs/%.o: $(QJS_DIR)/%.c | $(QJS_DIR)/.prepared-1
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_QJS) -c $< -o $@
 
 # The bytecode compiler runs at build time only, so it is always a plain
 # release build whatever the variant.
-build/host/qjsc: | $(QJS_DIR)/.verified
+build/host/qjsc: | $(QJS_DIR)/.prepared-1
 	@mkdir -p build/host
 	gcc -O2 -w -D_GNU_SOURCE -DCONFIG_VERSION=\"$(QJS_VERSION)\" -o $@ \
 	  $(QJS_DIR)/qjsc.c $(QJS_DIR)/quickjs.c $(QJS_DIR)/dtoa.c $(QJS_DIR)/libregexp.c \
@@ -111,7 +111,7 @@ $(B)/gen/js/%.c: $(B)/gen/js/%.js $(QJSC)
 $(B)/gen/js/%.o: $(B)/gen/js/%.c
 	$(CC) $(CFLAGS_QJS) -c $< -o $@
 
-$(B)/%.o: %.c | $(QJS_DIR)/.verified
+$(B)/%.o: %.c | $(QJS_DIR)/.prepared-1
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_OURS) -MMD -MP -c $< -o $@
 

@@ -14,7 +14,9 @@ DEST="$ROOT/third_party"
 SRC_DIR="$DEST/quickjs"
 TARBALL="quickjs_${VERSION}.orig.tar.xz"
 
-if [ -f "$SRC_DIR/.verified" ]; then
+# Bump when the adjustments below change, so existing checkouts re-prepare.
+PREPARED="$SRC_DIR/.prepared-1"
+if [ -f "$PREPARED" ]; then
     exit 0
 fi
 
@@ -58,5 +60,15 @@ echo "$SHA256  $DEST/download/$TARBALL" | sha256sum -c --quiet - || {
 rm -rf "$SRC_DIR" "$DEST/quickjs-$VERSION"
 tar -C "$DEST" -xJf "$DEST/download/$TARBALL"
 mv "$DEST/quickjs-$VERSION" "$SRC_DIR"
-touch "$SRC_DIR/.verified"
+
+# corral's one adjustment to the engine: running out of JavaScript stack is
+# the RangeError every other engine throws (Workers code catches it by that
+# name), not QuickJS's InternalError. Applied by pattern and checked, so a
+# different upstream fails loudly instead of silently keeping the old name.
+sed -i 's/return JS_ThrowInternalError(ctx, "stack overflow");/return JS_ThrowRangeError(ctx, "Maximum call stack size exceeded");/' "$SRC_DIR/quickjs.c"
+if ! grep -q 'JS_ThrowRangeError(ctx, "Maximum call stack size exceeded")' "$SRC_DIR/quickjs.c"; then
+    echo "fetch-quickjs: could not adjust the stack-overflow error in quickjs.c" >&2
+    exit 1
+fi
+touch "$PREPARED"
 echo "fetch-quickjs: QuickJS $VERSION ready in $SRC_DIR"
