@@ -92,6 +92,11 @@ struct sandbox_config {
  * (*err set). */
 struct sandbox *sandbox_new(const struct sandbox_config *cfg, corral_error *err);
 void sandbox_free(struct sandbox *sb);
+/* Gives a sandbox made ahead of time (sandbox_new on another thread, with a
+ * generic config) the configuration of the worker that will use it. Call
+ * on the thread that will run it. Returns 0, or -1 with *err if its heap
+ * already exceeds cfg's memory limit. */
+int sandbox_assign(struct sandbox *sb, const struct sandbox_config *cfg, corral_error *err);
 
 /* Links and evaluates the module map. env is a payload (an object) whose
  * stubs name import indexes 0..n-1 already installed by the host. On

@@ -392,8 +392,38 @@ void sb_drop_side_buffers(struct sandbox *sb) {
     free(sb->web);
 }
 
+int sandbox_assign(struct sandbox *sb, const struct sandbox_config *cfg, corral_error *err) {
+    sb->host = cfg->host;
+    sb->host_data = cfg->host_data;
+    sb->arg_bytes = cfg->arg_bytes;
+    sb->result_bytes = cfg->result_bytes;
+    sb->memory_limit = cfg->memory_bytes;
+    sb->has_loader_binding = cfg->has_loader_binding;
+    sb->limits = cfg->limits;
+    snprintf(sb->today, sizeof sb->today, "%s", cfg->today ? cfg->today : "2999-12-31");
+    char *id = strdup(cfg->worker_id ? cfg->worker_id : "worker");
+    if (!id) {
+        corral_error_set(err, CORRAL_ENOMEM, "Error", "Out of memory assigning a sandbox.");
+        return -1;
+    }
+    free(sb->worker_id);
+    sb->worker_id = id;
+    JS_UpdateStackTop(sb->rt);
+    JS_SetMaxStackSize(sb->rt, cfg->stack_bytes);
+    if (sandbox_memory_used(sb) > cfg->memory_bytes) {
+        corral_error_set(err, CORRAL_ELIMIT, "MemoryLimitError",
+                         "A sandbox needs more than the memory limit of %llu bytes to start.",
+                         (unsigned long long)cfg->memory_bytes);
+        return -1;
+    }
+    JS_SetMemoryLimit(sb->rt, cfg->memory_bytes ? cfg->memory_bytes : (size_t)-1);
+    return 0;
+}
+
 void sandbox_free(struct sandbox *sb) {
     if (!sb) return;
+    /* It may be freed on another thread than the one that ran it. */
+    if (sb->rt) JS_UpdateStackTop(sb->rt);
     sb->closing = 1;
     if (sb->ctx) {
         JSContext *ctx = sb->ctx;

@@ -9,6 +9,7 @@
  * issued; sandbox code cannot forge one because the table lives outside its
  * reach. Function-valued remote objects get a callable variant.
  */
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -144,11 +145,15 @@ static JSClassExoticMethods stub_exotic = {
     .has_property = stub_has,
 };
 
+static pthread_once_t class_ids_once = PTHREAD_ONCE_INIT;
+
+static void new_class_ids(void) {
+    JS_NewClassID(&corral_stub_class_id);
+    JS_NewClassID(&corral_fstub_class_id);
+}
+
 void sb_register_classes(JSRuntime *rt) {
-    if (!corral_stub_class_id) {
-        JS_NewClassID(&corral_stub_class_id);
-        JS_NewClassID(&corral_fstub_class_id);
-    }
+    pthread_once(&class_ids_once, new_class_ids);
     JSClassDef def = {.class_name = "Stub", .finalizer = stub_finalizer, .exotic = &stub_exotic};
     JS_NewClass(rt, corral_stub_class_id, &def);
     JSClassDef fdef = {.class_name = "Stub", .finalizer = stub_finalizer, .exotic = &stub_exotic,

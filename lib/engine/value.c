@@ -11,6 +11,7 @@
  * objects (stub.c).
  */
 #include <math.h>
+#include <pthread.h>
 #include <stddef.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -22,7 +23,8 @@
 static JSClassID cls_array, cls_error, cls_date, cls_regexp, cls_map, cls_set, cls_arraybuffer,
     cls_sab, cls_dataview, cls_proxy, cls_number, cls_string, cls_boolean;
 static JSClassID cls_typed[11]; /* by JSTypedArrayEnum */
-static int class_ids_ready;
+static _Atomic int class_ids_ready;
+static pthread_mutex_t class_ids_lock = PTHREAD_MUTEX_INITIALIZER;
 
 static JSClassID class_of_expr(JSContext *ctx, const char *expr) {
     JSValue v = JS_Eval(ctx, expr, strlen(expr), "<classid>", JS_EVAL_TYPE_GLOBAL);
@@ -34,7 +36,14 @@ static JSClassID class_of_expr(JSContext *ctx, const char *expr) {
 /* QuickJS keeps its class ids private; we learn them once from sample
  * objects, which stays right whatever order the engine declares them in. */
 void sb_init_class_ids(JSContext *ctx) {
-    if (class_ids_ready) return;
+    /* Sandboxes may be created on the prewarming thread and the loop
+     * thread at once: the first one learns the ids, under a lock. */
+    if (atomic_load(&class_ids_ready)) return;
+    pthread_mutex_lock(&class_ids_lock);
+    if (atomic_load(&class_ids_ready)) {
+        pthread_mutex_unlock(&class_ids_lock);
+        return;
+    }
     cls_array = class_of_expr(ctx, "[]");
     cls_error = class_of_expr(ctx, "new Error()");
     cls_date = class_of_expr(ctx, "new Date(0)");
@@ -56,7 +65,8 @@ void sb_init_class_ids(JSContext *ctx) {
         snprintf(expr, sizeof expr, "new %s(0)", typed[i]);
         cls_typed[i] = class_of_expr(ctx, expr);
     }
-    class_ids_ready = 1;
+    atomic_store(&class_ids_ready, 1);
+    pthread_mutex_unlock(&class_ids_lock);
 }
 
 JSValue sb_throw_named(JSContext *ctx, const char *name, const char *fmt, ...) {

@@ -47,6 +47,7 @@ void corral_options_default(corral_options *o) {
     corral_limits_default(&o->limits);
     o->cache_capacity = 1024;
     o->max_sandboxes = 100000;
+    o->prewarm_sandboxes = 4;
 }
 
 const char *corral_outcome_name(corral_outcome o) {

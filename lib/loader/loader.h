@@ -233,6 +233,7 @@ struct corral_loader {
     _Atomic uint64_t wd_deadline_ns;/* its CPU deadline on the loop thread's clock */
     uint64_t wd_escapes_requested;
     uint64_t escaped_sandboxes;
+    struct prewarm *prewarm;        /* prewarm.c, once started */
 };
 
 
@@ -273,6 +274,13 @@ void ld_task_push(corral_loader *l, struct task *t);
 int ld_guarded_turn(corral_loader *l, struct worker *w, uint64_t deadline_ns,
                     void (*fn)(void *), void *arg);
 void ld_watchdog_stop(corral_loader *l);
+
+/* prewarm.c: a fresh sandbox made ahead of time (to be sandbox_assign()ed),
+ * or NULL; a used sandbox handed to the helper thread to free; stopping the
+ * thread frees whatever it holds. */
+struct sandbox *ld_prewarm_take(corral_loader *l);
+void ld_prewarm_retire(corral_loader *l, struct sandbox *sb);
+void ld_prewarm_stop(corral_loader *l);
 
 /* timers.c */
 struct timer_node *ld_timer_add(corral_loader *l, double due_ms, struct worker *w, uint64_t id);

@@ -110,6 +110,7 @@ void corral_loader_free(corral_loader *l) {
      * by running it (completions of calls that are about to be freed). */
     if (l->net_free) l->net_free(l->net);
     ld_watchdog_stop(l);
+    ld_prewarm_stop(l);
     l->net = NULL;
     run_posted(l);
     /* Every worker stays allocated until the end (closing stops reference

@@ -237,7 +237,7 @@ void ld_worker_discard_sandbox(struct worker *w) {
         w->sb_escaped = 0;
         sandbox_release_abandoned(sb);
     } else {
-        sandbox_free(sb);
+        ld_prewarm_retire(l, sb);
     }
     l->live_sandboxes--;
     for (size_t i = 0; i < w->import_count; i++) ld_cref_unref(w->imports[i]);
@@ -275,7 +275,12 @@ int ld_worker_start(struct worker *w, corral_error *err) {
         .stack_bytes = w->limits.stack_bytes, .arg_bytes = w->limits.arg_bytes,
         .result_bytes = w->limits.result_bytes, .worker_id = w->id, .today = l->today,
         .limits = w->limits};
-    w->sb = sandbox_new(&cfg, err);
+    struct sandbox *ready = ld_prewarm_take(l);
+    if (ready && sandbox_assign(ready, &cfg, err) < 0) {
+        ld_prewarm_retire(l, ready);
+        return -1;
+    }
+    w->sb = ready ? ready : sandbox_new(&cfg, err);
     if (!w->sb) return -1;
     l->live_sandboxes++;
     l->sandboxes_created++;
