@@ -281,12 +281,9 @@ static JSValue take_global(JSContext *ctx, const char *name) {
     return v;
 }
 
-struct sandbox *sandbox_new(const struct sandbox_config *cfg, corral_error *err) {
-    struct sandbox *sb = calloc(1, sizeof *sb);
-    if (!sb) {
-        corral_error_set(err, CORRAL_ENOMEM, "Error", "Out of memory creating a sandbox.");
-        return NULL;
-    }
+/* What a sandbox takes from its config, at creation and when a prewarmed
+ * one is given to its worker. */
+static void copy_config(struct sandbox *sb, const struct sandbox_config *cfg) {
     sb->host = cfg->host;
     sb->host_data = cfg->host_data;
     sb->arg_bytes = cfg->arg_bytes;
@@ -295,6 +292,15 @@ struct sandbox *sandbox_new(const struct sandbox_config *cfg, corral_error *err)
     sb->has_loader_binding = cfg->has_loader_binding;
     sb->limits = cfg->limits;
     snprintf(sb->today, sizeof sb->today, "%s", cfg->today ? cfg->today : "2999-12-31");
+}
+
+struct sandbox *sandbox_new(const struct sandbox_config *cfg, corral_error *err) {
+    struct sandbox *sb = calloc(1, sizeof *sb);
+    if (!sb) {
+        corral_error_set(err, CORRAL_ENOMEM, "Error", "Out of memory creating a sandbox.");
+        return NULL;
+    }
+    copy_config(sb, cfg);
     sb->worker_id = strdup(cfg->worker_id ? cfg->worker_id : "worker");
     sb->api = sb->env = sb->ns = sb->start_error = sb->start_promise = JS_UNDEFINED;
     sb->next_call_id = 1;
@@ -393,14 +399,7 @@ void sb_drop_side_buffers(struct sandbox *sb) {
 }
 
 int sandbox_assign(struct sandbox *sb, const struct sandbox_config *cfg, corral_error *err) {
-    sb->host = cfg->host;
-    sb->host_data = cfg->host_data;
-    sb->arg_bytes = cfg->arg_bytes;
-    sb->result_bytes = cfg->result_bytes;
-    sb->memory_limit = cfg->memory_bytes;
-    sb->has_loader_binding = cfg->has_loader_binding;
-    sb->limits = cfg->limits;
-    snprintf(sb->today, sizeof sb->today, "%s", cfg->today ? cfg->today : "2999-12-31");
+    copy_config(sb, cfg);
     char *id = strdup(cfg->worker_id ? cfg->worker_id : "worker");
     if (!id) {
         corral_error_set(err, CORRAL_ENOMEM, "Error", "Out of memory assigning a sandbox.");
