@@ -386,6 +386,40 @@ typedef struct corral_stats {
 
 void corral_loader_stats(corral_loader *l, corral_stats *out);
 
+/* ------------------------------------------------------------------------ */
+/* The jail: what protects this machine (docs/jail.md)                      */
+/* ------------------------------------------------------------------------ */
+
+/* Enough for every layer corral_jail_probe() reports. */
+#define CORRAL_JAIL_MAX_LAYERS 16
+
+/* One layer of the jail around worker processes, as probed on this machine. */
+typedef struct corral_jail_layer {
+    const char *name;       /* static string: "user-ns", "pid-ns", "net-ns", "mount-ns",
+                               "ipc-ns", "uts-ns", "close-fds", "empty-root", "rlimits",
+                               "no-new-privs", "caps-dropped", "seccomp", "seccomp-zygote" */
+    int available;          /* 1: the layer took effect in a jailed child; 0: refused */
+    int self_test;          /* 1: its self-test passed; 0: failed; -1: not run (unavailable) */
+    int required;           /* 1: part of the minimum jail (seccomp, no-new-privs, rlimits):
+                               workers never run without it */
+    char detail[160];       /* NUL-terminated: why it was refused, or what the test saw */
+} corral_jail_layer;
+
+/* Probes which jail layers this machine allows and runs a self-test of each
+ * in jailed child processes: each layer is applied as a worker would apply
+ * it, and its effect is checked from inside (getpid() is 1, no interface
+ * but lo, /etc/passwd is gone, capget is empty, a forbidden system call
+ * ends the child with SIGSYS, ...) and from outside (/proc/PID/status shows
+ * "Seccomp: 2" and "NoNewPrivs: 1"). Fills up to `max` entries of `layers`
+ * (the caller's storage; nothing to free) and sets *count to the number
+ * written. Returns CORRAL_OK when the probe ran — the layers then say what
+ * works, and the minimum jail works when every `required` layer has
+ * available == 1 and self_test == 1 — or CORRAL_EINVAL (NULL arguments) or
+ * CORRAL_ESTATE (no child process could be started; *err says why). Forks
+ * a few short-lived children and waits for them (a few milliseconds);
+ * children it did not start are not reaped. */
+int corral_jail_probe(corral_jail_layer *layers, size_t max, size_t *count, corral_error *err);
+
 #ifdef __cplusplus
 }
 #endif

@@ -3,5 +3,6 @@
 #define CORRAL_TOOL_H
 
 int tool_run(int argc, char **argv);
+int tool_doctor(int argc, char **argv);
 
 #endif

@@ -79,6 +79,19 @@ run example-agent 0 run examples/agent/main.js && {
     has example-agent "$OUT" '"history":["agent: hello from the sandbox","agent: task was: summarise the lobby"]'
     has example-agent "$OUT" '"blocked":"This worker is not permitted to access the internet via global functions like fetch(). It must use capabilities (such as bindings in '"'"'env'"'"') to talk to the outside world."'
 }
+# doctor: the table and a verdict on any machine; exit 0 when the minimum
+# jail works here, 1 when it does not — never a crash or a usage error.
+"$CORRAL" doctor > "$OUT" 2> "$ERR" < /dev/null
+st=$?
+if [ "$st" = 0 ] || [ "$st" = 1 ]; then
+    has doctor "$OUT" 'layer'
+    has doctor "$OUT" 'seccomp '
+    has doctor "$OUT" 'no-new-privs'
+    has doctor "$OUT" 'rlimits'
+else
+    echo "FAIL doctor: exit $st"
+    failed=$((failed + 1))
+fi
 run help 0 run --help && has help "$OUT" 'usage: corral run'
 run version 0 version && has version "$OUT" 'corral '
 
