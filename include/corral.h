@@ -10,7 +10,11 @@
  * `LOADER` binding through which sandboxed code loads further sandboxes.
  *
  * Threading and the loop. A loader is single-threaded: call every function on
- * one loader from the same thread. Work progresses only inside
+ * one loader from the same thread. libcorral starts helper threads of its
+ * own per loader — the CPU watchdog, the sandbox prewarmer, and (with
+ * corral_loader_allow_net) the HTTP client — none of which ever calls host
+ * code; the watchdog signals the loop thread with SIGRTMIN+7, which the
+ * host must leave to corral (docs/limits.md). Work progresses only inside
  * corral_loader_step() / corral_loader_run(); a host with its own event loop
  * polls corral_loader_fd() for readability and calls corral_loader_step(l, 0)
  * when it fires (and at least every corral_loader_timeout() ms). Callbacks
