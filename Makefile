@@ -129,7 +129,7 @@ $(B)/corral.pc: corral.pc.in
 	@mkdir -p $(B)
 	sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@LIBS@|$(PKG_LIBS) -lm -lpthread -ldl|g' $< > $@
 
-$(B)/tests/%: tests/%.c $(STATIC_LIB) tests/check.h
+$(B)/tests/%: tests/%.c $(STATIC_LIB) tests/check.h $(wildcard tests/*/*.h)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_OURS) -Itests -o $@ $< $(STATIC_LIB) $(LDFLAGS) $(LIBS)
 

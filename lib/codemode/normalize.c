@@ -238,7 +238,7 @@ static void lx_ident(lexer *L, int nl, enum tok_type type) {
     while (L->pos < L->len) {
         unsigned cp = peek_cp(L, L->pos, &next);
         if (cp == '\\') {
-            /* \uXXXX or \u{X...} */
+            /* \u and four hex digits, or \u{...} */
             escaped = 1;
             if (L->pos + 1 >= L->len || L->s[L->pos + 1] != 'u') { L->err = 1; return; }
             L->pos += 2;
