@@ -363,10 +363,19 @@ void corral_loader_set_outbound(corral_loader *l, corral_outbound_fn fn, void *u
 
 /* Installs corral's own HTTP client (libcurl) as the outbound handler,
  * allowing only `allow` — a comma-separated list of HOST or HOST:PORT
- * entries, or "*" for any host. HTTP and HTTPS only; every redirect hop is
- * checked against the list again. */
+ * entries (IPv6 as [::1]:8080), or "*" for any host. HTTP and HTTPS only;
+ * every redirect hop is checked against the list again; credentials are
+ * dropped when a hop changes origin; 15 s to connect, 60 s in all, 32 MiB
+ * of body (docs/network.md). Returns CORRAL_OK, or CORRAL_EINVAL with *err
+ * naming the bad entry (the previous list, if any, stays in force). A
+ * second successful call replaces the list. Requests run on a client
+ * thread; their answers arrive through the loop like any other. */
 int corral_loader_allow_net(corral_loader *l, const char *allow, corral_error *err);
 
+/* Complete an outbound call passed to a corral_outbound_fn: with a response
+ * (the worker's fetch() resolves to it) or a failure (fetch() rejects with
+ * a TypeError carrying `message`). Exactly once per call, now or later;
+ * the call is freed by it. */
 int corral_outbound_respond(corral_outbound_call *call, int status, const corral_header *headers,
                             size_t header_count, const uint8_t *body, size_t body_len);
 int corral_outbound_fail(corral_outbound_call *call, const char *message);
