@@ -269,8 +269,8 @@ int64_t sandbox_export_entrypoint(struct sandbox *sb, const char *name, const ui
             return -1;
         }
     }
-    JSValue dummy = JS_NULL;
-    uint64_t id = sb_add_export(sb, dummy);
+    /* The slot is taken as an object export, then turned into an entrypoint. */
+    uint64_t id = sb_add_export(sb, JS_NULL);
     if (!id) {
         JS_FreeValue(sb->ctx, pv);
         JS_FreeValue(sb->ctx, JS_GetException(sb->ctx));

@@ -145,10 +145,17 @@ struct corral_worker {
 };
 
 
-enum task_kind { T_DELIVER, T_START };
+/* A task's msg_kind is a wire message kind, or one of these for answers to
+ * a sandbox's own fetch() (which resolve a pending fetch, not an RPC). */
+#define TASK_FETCH_OK 0x81
+#define TASK_FETCH_FAILED 0x82
+
+/* A task's msg_kind is a wire message kind, or one of these for answers to
+ * a sandbox's own fetch() (which resolve a pending fetch, not an RPC). */
+#define TASK_FETCH_OK 0x81
+#define TASK_FETCH_FAILED 0x82
 
 struct task {
-    enum task_kind kind;
     struct worker *w;
     uint32_t gen;                   /* T_DELIVER to an OBJECT: the generation it was sent to */
     uint8_t msg_kind;

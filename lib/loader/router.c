@@ -140,11 +140,11 @@ void ld_answer_to(corral_loader *l, struct call_rec *c, int ok, const uint8_t *p
     if (w && w->sb && w->gen == c->from_gen) {
         struct task *t = calloc(1, sizeof *t);
         if (t) {
-            t->kind = T_DELIVER;
             t->w = w;
             w->refs++;
             t->gen = w->gen;
-            t->msg_kind = c->is_fetch ? (ok ? 0x81 : 0x82) : (ok ? WIRE_MSG_RETURN : WIRE_MSG_THROW);
+            t->msg_kind = c->is_fetch ? (ok ? TASK_FETCH_OK : TASK_FETCH_FAILED)
+                                     : (ok ? WIRE_MSG_RETURN : WIRE_MSG_THROW);
             t->id = c->from_call_id;
             t->payload = malloc(len ? len : 1);
             if (t->payload) memcpy(t->payload, p, len);
@@ -292,7 +292,6 @@ void ld_route_call(corral_loader *l, struct worker *from, uint64_t from_call_id,
         ld_answer_error(l, c, "Error", "Out of memory.");
         return;
     }
-    t->kind = T_DELIVER;
     t->w = w;
     w->refs++;
     t->gen = target->gen;
@@ -403,8 +402,8 @@ static void deliver_in_turn(void *arg) {
     struct worker *w = dt->w;
     struct task *t = dt->t;
     uint64_t *idx = dt->idx;
-    if (t->msg_kind == 0x81 || t->msg_kind == 0x82) {
-        sandbox_fetch_done(w->sb, t->id, t->msg_kind == 0x81, t->payload, t->payload_len, idx,
+    if (t->msg_kind == TASK_FETCH_OK || t->msg_kind == TASK_FETCH_FAILED) {
+        sandbox_fetch_done(w->sb, t->id, t->msg_kind == TASK_FETCH_OK, t->payload, t->payload_len, idx,
                            t->cap_count);
     } else {
         struct wire_msg m = {.kind = t->msg_kind, .id = t->id, .target = t->target,

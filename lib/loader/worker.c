@@ -320,7 +320,6 @@ int ld_worker_start(struct worker *w, corral_error *err) {
  * (a sandbox worker), or from host bindings. */
 int ld_worker_set_code(struct worker *w, struct workercode *code, struct worker *creator,
                            corral_error *err) {
-    corral_loader *l = w->l;
     w->code = code;
     apply_code_limits(w);
     if (creator && code->env_cap_count) {
@@ -349,7 +348,6 @@ int ld_worker_set_code(struct worker *w, struct workercode *code, struct worker 
         w->outbound = (int)code->outbound;
     }
     w->state = W_READY;
-    (void)l;
     return 0;
 }
 
