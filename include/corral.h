@@ -157,6 +157,11 @@ int corral_capability_add_method(corral_capability *c, const char *method, corra
 
 void corral_capability_release(corral_capability *c);
 
+/* The capability's method names, in the order they were added: writes up
+ * to `max` borrowed pointers (valid while the capability lives) and
+ * returns how many methods there are. */
+size_t corral_capability_methods(const corral_capability *c, const char **names, size_t max);
+
 /* The method being called. */
 const char *corral_call_method(const corral_call *call);
 /* The arguments as a JSON array (see corral_result.value_json for the
@@ -432,6 +437,47 @@ typedef struct corral_jail_layer {
  * a few short-lived children and waits for them (a few milliseconds);
  * children it did not start are not reaped. */
 int corral_jail_probe(corral_jail_layer *layers, size_t max, size_t *count, corral_error *err);
+
+/* ------------------------------------------------------------------------ */
+/* Code Mode: run one model-written program against tool providers          */
+/* ------------------------------------------------------------------------ */
+
+/* A namespace of tools: inside the program, `<name>.<tool>(...args)` calls
+ * method <tool> of `tools` with the arguments (a tool name is sanitized as
+ * @cloudflare/codemode does: `my-tool` is called as `ns.my_tool`). */
+typedef struct corral_provider {
+    const char *name;           /* a JavaScript identifier, not reserved */
+    corral_capability *tools;
+} corral_provider;
+
+typedef struct corral_exec_result {
+    const char *result_json;    /* the program's value as JSON; NULL if undefined or on error */
+    const char *error;          /* NULL on success, else the error's message */
+    size_t log_count;
+    const char *const *logs;    /* console lines: "text", "[warn] text", "[error] text", ... */
+    double cpu_ms, wall_ms;
+} corral_exec_result;
+
+typedef void (*corral_exec_fn)(const corral_exec_result *r, void *userdata);
+
+/* Runs `code` — a program as a model writes it for Code Mode: an async
+ * arrow function, statements, an expression, or any of these in a markdown
+ * fence (normalized as the reference's normalizeCode does) — in a fresh
+ * sandbox with no network, each provider a global namespace of tool calls.
+ * `limits` (may be NULL) can lower the loader's; the wall-time default for
+ * programs is 60 s. Provider names are checked first, with the reference's
+ * messages ("Provider name \"x\" is reserved", ...): a bad name completes
+ * at once with that error and runs nothing. `done` is called exactly once
+ * from the loop (not from inside this call). Returns CORRAL_OK, or a
+ * negative status (then `done` is never called). The result is truncated
+ * as the reference's truncateResult does. */
+int corral_execute(corral_loader *l, const char *code, const corral_provider *providers,
+                   size_t provider_count, const corral_limits *limits, corral_exec_fn done,
+                   void *userdata);
+
+/* Whether `src` compiles as an ES module (nothing runs): 1 yes, 0 no, -1 out
+ * of memory. */
+int corral_js_parses(const char *src, size_t len);
 
 #ifdef __cplusplus
 }

@@ -3,6 +3,7 @@
 #define CORRAL_TOOL_H
 
 int tool_run(int argc, char **argv);
+int tool_exec(int argc, char **argv);
 int tool_doctor(int argc, char **argv);
 
 #endif

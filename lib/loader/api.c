@@ -46,6 +46,11 @@ int corral_capability_add_method(corral_capability *c, const char *method, corra
     return CORRAL_OK;
 }
 
+size_t corral_capability_methods(const corral_capability *c, const char **names, size_t max) {
+    for (size_t i = 0; i < c->method_count && i < max; i++) names[i] = c->methods[i].name;
+    return c->method_count;
+}
+
 void corral_capability_release(corral_capability *c) {
     if (!c || --c->refs > 0) return;
     for (size_t i = 0; i < c->method_count; i++) free(c->methods[i].name);

@@ -79,6 +79,23 @@ run example-agent 0 run examples/agent/main.js && {
     has example-agent "$OUT" '"history":["agent: hello from the sandbox","agent: task was: summarise the lobby"]'
     has example-agent "$OUT" '"blocked":"This worker is not permitted to access the internet via global functions like fetch(). It must use capabilities (such as bindings in '"'"'env'"'"') to talk to the outside world."'
 }
+# corral exec: Code Mode programs in their usual forms
+run exec-arrow 0 exec 'async () => { console.log("hi", {a: 1}); return [1, 2].map((x) => x * 2); }' && {
+    has exec-arrow "$OUT" '{"result":[2,4],"logs":["hi { a: 1 }"]}'
+}
+run exec-expression 0 exec 'const x = 10;
+x * 2' && has exec-expression "$OUT" '{"result":20,"logs":[]}'
+run exec-undefined 0 exec 'async () => {}' && has exec-undefined "$OUT" '{"logs":[]}'
+run exec-throw 1 exec 'throw new TypeError("bad")' && has exec-throw "$OUT" '{"error":"bad","logs":[]}'
+run exec-throw-string 1 exec 'throw "boom"' && has exec-throw-string "$OUT" '"error":"Uncaught boom"'
+run exec-cpu 1 exec --cpu-ms 100 'while (true) {}' && has exec-cpu "$OUT" 'CPU time limit of 100 ms'
+run exec-no-network 1 exec 'await fetch("https://example.com")' && has exec-no-network "$OUT" 'not permitted to access the internet'
+printf 'return 6 * 7' > /tmp/corral-cli-prog.js
+run exec-file 0 exec @/tmp/corral-cli-prog.js && has exec-file "$OUT" '{"result":42'
+run exec-stdin 0 exec - && has exec-stdin "$OUT" '{"logs":[]}'
+run exec-no-program 2 exec && has exec-no-program "$ERR" 'give exactly one program'
+run exec-bad-file 2 exec @/nonexistent/prog.js && has exec-bad-file "$ERR" 'cannot read'
+
 # doctor: the table and a verdict on any machine; exit 0 when the minimum
 # jail works here, 1 when it does not — never a crash or a usage error.
 "$CORRAL" doctor > "$OUT" 2> "$ERR" < /dev/null
