@@ -87,6 +87,8 @@ struct sandbox {
     struct sb_answer { uint64_t id; int ok; uint8_t *payload; size_t len; struct wire_cap *caps;
                        size_t cap_count; } *answers;
     size_t answer_count, answer_cap;
+    uint64_t *releases;         /* imports to release at the end of the turn (stub.c) */
+    size_t release_count, release_cap;
     corral_limits limits;
     uint64_t memory_limit;
     struct sb_web *web;         /* the web globals not loaded yet (lazy.c) */
@@ -131,6 +133,7 @@ JSValue sb_new_stub(struct sandbox *sb, uint64_t index, uint8_t flags);
 /* If v is a stub: its import index and flags. */
 int sb_stub_info(JSValueConst v, uint64_t *index, uint8_t *flags);
 uint64_t sb_add_export(struct sandbox *sb, JSValueConst obj);
+void sb_flush_releases(struct sandbox *sb);
 JSValue sb_rpc_call(struct sandbox *sb, uint64_t target, const char *method, int argc,
                     JSValueConst *argv);
 

@@ -259,7 +259,10 @@ int sandbox_run_jobs(struct sandbox *sb) {
         }
     }
     report_rejections(sb);
-    if (!sandbox_killed(sb)) sb_flush_answers(sb);
+    if (!sandbox_killed(sb)) {
+        sb_flush_answers(sb);
+        sb_flush_releases(sb);
+    }
     return sandbox_killed(sb) ? -1 : 0;
 }
 
@@ -390,6 +393,7 @@ void sb_drop_side_buffers(struct sandbox *sb) {
         free(sb->answers[i].caps);
     }
     free(sb->answers);
+    free(sb->releases);
     free(sb->exports);
     free(sb->pending);
     free(sb->timers);
@@ -456,6 +460,7 @@ void sandbox_free(struct sandbox *sb) {
     free(sb->pending);
     free(sb->timers);
     free(sb->rejections);
+    free(sb->releases);
     free(sb->worker_id);
     free(sb);
 }

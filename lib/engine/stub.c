@@ -25,11 +25,29 @@ struct stub {
     int released;
 };
 
+/* Releases wait for the end of the turn (sb_flush_releases): an answer
+ * queued earlier in the turn may still name this import, and the router
+ * must translate it before the import goes away. */
 static void stub_release(struct stub *s) {
     if (s->released || !s->sb) return;
     s->released = 1;
-    struct wire_msg m = {.kind = WIRE_MSG_RELEASE, .target = s->index};
-    s->sb->host->send(s->sb->host_data, s->sb, &m);
+    struct sandbox *sb = s->sb;
+    if (sb->release_count == sb->release_cap) {
+        size_t ncap = sb->release_cap ? sb->release_cap * 2 : 8;
+        uint64_t *n = realloc(sb->releases, ncap * sizeof *n);
+        if (!n) return; /* the import then lives as long as the sandbox */
+        sb->releases = n;
+        sb->release_cap = ncap;
+    }
+    sb->releases[sb->release_count++] = s->index;
+}
+
+void sb_flush_releases(struct sandbox *sb) {
+    for (size_t i = 0; i < sb->release_count; i++) {
+        struct wire_msg m = {.kind = WIRE_MSG_RELEASE, .target = sb->releases[i]};
+        if (!sb->closing) sb->host->send(sb->host_data, sb, &m);
+    }
+    sb->release_count = 0;
 }
 
 static struct stub *stub_of(JSValueConst v) {

@@ -82,8 +82,18 @@ void ld_kill_worker_invocations(corral_loader *l, struct worker *w, enum sandbox
                      (unsigned long long)inv->limits.cpu_ms);
         if (w->active == inv) ld_inv_unlink_active(inv);
     }
+    /* Callers of the worker (a parent awaiting it) get the same named
+     * error, with the limit's value, as its own invocations. */
     char msg[160];
-    snprintf(msg, sizeof msg, "The worker was discarded after it exceeded a limit (%s).", name);
+    if (k == SANDBOX_KILL_MEMORY)
+        snprintf(msg, sizeof msg, "The worker exceeded its memory limit of %llu bytes.",
+                 (unsigned long long)w->limits.memory_bytes);
+    else if (k == SANDBOX_KILL_WALL)
+        snprintf(msg, sizeof msg, "The invocation exceeded its wall-time limit of %llu ms.",
+                 (unsigned long long)w->limits.wall_ms);
+    else
+        snprintf(msg, sizeof msg, "The worker exceeded its CPU time limit of %llu ms.",
+                 (unsigned long long)w->limits.cpu_ms);
     ld_worker_discard_sandbox(w);
     ld_fail_calls_to(l, w, name, msg);
     ld_cache_remove(l, w);
