@@ -118,10 +118,19 @@ struct sandbox *ld_prewarm_take(corral_loader *l) {
     return sb;
 }
 
+/* When the helper is behind (a saturated loop), freeing waits for no one:
+ * the loop frees inline, so retired sandboxes never pile up in memory. */
+#define RETIRE_BACKLOG 4
+
 void ld_prewarm_retire(corral_loader *l, struct sandbox *sb) {
     struct prewarm *p = l->closing ? NULL : l->prewarm;
     if (p) {
         pthread_mutex_lock(&p->lock);
+        if (p->retired_count >= RETIRE_BACKLOG) {
+            pthread_mutex_unlock(&p->lock);
+            sandbox_free(sb);
+            return;
+        }
         if (p->retired_count == p->retired_cap) {
             size_t ncap = p->retired_cap ? p->retired_cap * 2 : 16;
             struct sandbox **n = realloc(p->retired, ncap * sizeof *n);
