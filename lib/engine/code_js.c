@@ -152,6 +152,99 @@ static int read_limits(JSContext *ctx, JSValueConst obj, corral_limits *l) {
     return 0;
 }
 
+/* env, globalOutbound and tails travel together as one payload
+ * [env, outbound, tails], so a single cap list carries every stub in them
+ * (the router finds the outbound's and the tails' caps at the end of it). */
+static int read_env(struct sandbox *sb, JSValueConst obj, struct workercode *c,
+                    corral_error *err) {
+    JSContext *ctx = sb->ctx;
+    JSValue env = JS_GetPropertyStr(ctx, obj, "env");
+    JSValue ob = JS_GetPropertyStr(ctx, obj, "globalOutbound");
+    JSValue tails = JS_GetPropertyStr(ctx, obj, "tails");
+    JSValue st = JS_GetPropertyStr(ctx, obj, "streamingTails");
+    int r = -1;
+    JSAtom a = JS_NewAtom(ctx, "globalOutbound");
+    int has_ob = JS_HasProperty(ctx, obj, a) > 0;
+    JS_FreeAtom(ctx, a);
+    uint64_t idx;
+    uint8_t fl;
+    if (JS_IsNull(ob)) {
+        c->outbound = WC_OUTBOUND_BLOCK;
+    } else if (!has_ob || JS_IsUndefined(ob)) {
+        c->outbound = WC_OUTBOUND_DEFAULT;
+    } else if (sb_stub_info(ob, &idx, &fl)) {
+        c->outbound = WC_OUTBOUND_STUB;
+    } else {
+        corral_error_set(err, CORRAL_EINVAL, "TypeError",
+                         "WorkerCode.globalOutbound must be null or a service stub with a "
+                         "fetch() method (such as ctx.exports.Gateway()).");
+        goto out;
+    }
+    /* tails: service stubs that receive each invocation's trace event. */
+    int64_t ntails = 0;
+    if (!JS_IsUndefined(tails)) {
+        if (!JS_IsArray(ctx, tails) || sb_length(ctx, tails, &ntails) < 0) ntails = -1;
+        for (int64_t i = 0; i < ntails; i++) {
+            JSValue t = JS_GetPropertyUint32(ctx, tails, (uint32_t)i);
+            if (!sb_stub_info(t, &idx, &fl)) ntails = -1;
+            JS_FreeValue(ctx, t);
+        }
+        if (ntails < 0) {
+            corral_error_set(err, CORRAL_EINVAL, "TypeError",
+                             "WorkerCode.tails must be an array of service stubs (such as "
+                             "ctx.exports.Tail()).");
+            goto out;
+        }
+    }
+    int64_t nst = 0;
+    if (JS_IsArray(ctx, st)) sb_length(ctx, st, &nst);
+    if (nst > 0) {
+        if (!c->allow_experimental)
+            corral_error_set(err, CORRAL_EINVAL, "Error",
+                             "Streaming tail workers are experimental. You must pass the option "
+                             "'allowExperimental: true' to the worker loader to use them");
+        else
+            corral_error_set(err, CORRAL_EINVAL, "Error",
+                             "Streaming tail workers are not supported yet by corral; use tails.");
+        goto out;
+    }
+    c->tail_count = (size_t)ntails;
+    size_t len, ncaps;
+    struct wire_cap *caps;
+    if (!JS_IsUndefined(env)) {
+        /* The limit is on env alone, measured as it crosses (without the
+         * version byte), not on the envelope that carries it. */
+        sb->measuring = 1;
+        uint8_t *ep = sb_encode(sb, env, sb->arg_bytes, "ArgumentSizeLimitError", &len, &caps,
+                                &ncaps);
+        sb->measuring = 0;
+        if (!ep) goto out;
+        c->env_size = len - 1;
+        free(ep);
+        free(caps);
+    }
+    if (!JS_IsUndefined(env) || c->outbound == WC_OUTBOUND_STUB || ntails > 0) {
+        JSValue pair = JS_NewArray(ctx);
+        JS_SetPropertyUint32(ctx, pair, 0, JS_IsUndefined(env) ? JS_NewObject(ctx) : JS_DupValue(ctx, env));
+        JS_SetPropertyUint32(ctx, pair, 1, c->outbound == WC_OUTBOUND_STUB ? JS_DupValue(ctx, ob) : JS_NULL);
+        JS_SetPropertyUint32(ctx, pair, 2, ntails > 0 ? JS_DupValue(ctx, tails) : JS_NewArray(ctx));
+        uint8_t *p = sb_encode(sb, pair, sb->arg_bytes, "ArgumentSizeLimitError", &len, &caps, &ncaps);
+        JS_FreeValue(ctx, pair);
+        if (!p) goto out;
+        c->env = p;
+        c->env_len = len;
+        c->env_caps = caps;
+        c->env_cap_count = ncaps;
+    }
+    r = 0;
+out:
+    JS_FreeValue(ctx, env);
+    JS_FreeValue(ctx, ob);
+    JS_FreeValue(ctx, tails);
+    JS_FreeValue(ctx, st);
+    return r;
+}
+
 struct workercode *sb_workercode_from_js(struct sandbox *sb, JSValueConst obj, corral_error *err) {
     JSContext *ctx = sb->ctx;
     if (!JS_IsObject(obj)) {
@@ -227,113 +320,7 @@ struct workercode *sb_workercode_from_js(struct sandbox *sb, JSValueConst obj, c
     }
     JS_FreeValue(ctx, mods);
 
-    /* env and globalOutbound travel together: one payload [env, outbound]
-     * keeps a single cap list for both. */
-    JSValue env = JS_GetPropertyStr(ctx, obj, "env");
-    JSValue ob = JS_GetPropertyStr(ctx, obj, "globalOutbound");
-    int has_ob = 0;
-    {
-        JSAtom a = JS_NewAtom(ctx, "globalOutbound");
-        has_ob = JS_HasProperty(ctx, obj, a) > 0;
-        JS_FreeAtom(ctx, a);
-    }
-    if (JS_IsNull(ob)) c->outbound = WC_OUTBOUND_BLOCK;
-    else if (!has_ob || JS_IsUndefined(ob)) c->outbound = WC_OUTBOUND_DEFAULT;
-    else {
-        uint64_t idx;
-        uint8_t fl;
-        if (!sb_stub_info(ob, &idx, &fl)) {
-            JS_FreeValue(ctx, env);
-            JS_FreeValue(ctx, ob);
-            corral_error_set(err, CORRAL_EINVAL, "TypeError",
-                             "WorkerCode.globalOutbound must be null or a service stub with a "
-                             "fetch() method (such as ctx.exports.Gateway()).");
-            goto fail;
-        }
-        c->outbound = WC_OUTBOUND_STUB;
-    }
-    /* tails: service stubs that receive each invocation's trace event. */
-    JSValue tails = JS_GetPropertyStr(ctx, obj, "tails");
-    int64_t ntails = 0;
-    if (!JS_IsUndefined(tails)) {
-        if (!JS_IsArray(ctx, tails) || sb_length(ctx, tails, &ntails) < 0) ntails = -1;
-        for (int64_t i = 0; i < ntails; i++) {
-            JSValue t = JS_GetPropertyUint32(ctx, tails, (uint32_t)i);
-            uint64_t idx;
-            uint8_t fl;
-            if (!sb_stub_info(t, &idx, &fl)) ntails = -1;
-            JS_FreeValue(ctx, t);
-        }
-        if (ntails < 0) {
-            JS_FreeValue(ctx, tails);
-            JS_FreeValue(ctx, env);
-            JS_FreeValue(ctx, ob);
-            corral_error_set(err, CORRAL_EINVAL, "TypeError",
-                             "WorkerCode.tails must be an array of service stubs (such as "
-                             "ctx.exports.Tail()).");
-            goto fail;
-        }
-    }
-    JSValue st = JS_GetPropertyStr(ctx, obj, "streamingTails");
-    int64_t nst = 0;
-    if (JS_IsArray(ctx, st)) sb_length(ctx, st, &nst);
-    JS_FreeValue(ctx, st);
-    if (nst > 0) {
-        JS_FreeValue(ctx, tails);
-        JS_FreeValue(ctx, env);
-        JS_FreeValue(ctx, ob);
-        if (!c->allow_experimental)
-            corral_error_set(err, CORRAL_EINVAL, "Error",
-                             "Streaming tail workers are experimental. You must pass the option "
-                             "'allowExperimental: true' to the worker loader to use them");
-        else
-            corral_error_set(err, CORRAL_EINVAL, "Error",
-                             "Streaming tail workers are not supported yet by corral; use tails.");
-        goto fail;
-    }
-    c->tail_count = (size_t)ntails;
-    if (!JS_IsUndefined(env)) {
-        /* The limit is on env alone, measured as it crosses (without the
-         * version byte), not on the envelope that carries it. */
-        size_t elen, encaps;
-        struct wire_cap *ecaps;
-        sb->measuring = 1;
-        uint8_t *ep = sb_encode(sb, env, sb->arg_bytes, "ArgumentSizeLimitError", &elen, &ecaps,
-                                &encaps);
-        sb->measuring = 0;
-        if (!ep) {
-            JS_FreeValue(ctx, tails);
-            JS_FreeValue(ctx, env);
-            JS_FreeValue(ctx, ob);
-            goto fail;
-        }
-        c->env_size = elen - 1;
-        free(ep);
-        free(ecaps);
-    }
-    if (!JS_IsUndefined(env) || c->outbound == WC_OUTBOUND_STUB || ntails > 0) {
-        JSValue pair = JS_NewArray(ctx);
-        JS_SetPropertyUint32(ctx, pair, 0, JS_IsUndefined(env) ? JS_NewObject(ctx) : JS_DupValue(ctx, env));
-        JS_SetPropertyUint32(ctx, pair, 1, c->outbound == WC_OUTBOUND_STUB ? JS_DupValue(ctx, ob) : JS_NULL);
-        JS_SetPropertyUint32(ctx, pair, 2, ntails > 0 ? JS_DupValue(ctx, tails) : JS_NewArray(ctx));
-        size_t len, ncaps;
-        struct wire_cap *caps;
-        uint8_t *p = sb_encode(sb, pair, sb->arg_bytes, "ArgumentSizeLimitError", &len, &caps, &ncaps);
-        JS_FreeValue(ctx, pair);
-        if (!p) {
-            JS_FreeValue(ctx, tails);
-            JS_FreeValue(ctx, env);
-            JS_FreeValue(ctx, ob);
-            goto fail;
-        }
-        c->env = p;
-        c->env_len = len;
-        c->env_caps = caps;
-        c->env_cap_count = ncaps;
-    }
-    JS_FreeValue(ctx, env);
-    JS_FreeValue(ctx, ob);
-    JS_FreeValue(ctx, tails);
+    if (read_env(sb, obj, c, err) < 0) goto fail;
     read_limits(ctx, obj, &c->limits);
 
     if (wc_validate(c, &sb->limits, sb->today, err) < 0) goto fail;
@@ -358,8 +345,3 @@ uint8_t *engine_error_payload(const char *name, const char *message, const char 
     return wire_buf_take(&b, len);
 }
 
-char *engine_payload_to_json(const uint8_t *p, size_t len, size_t cap_count, size_t max,
-                             int *status) {
-    struct wire_limits lim = {.max_depth = WIRE_MAX_DEPTH, .cap_count = cap_count};
-    return wire_to_json(p, len, &lim, max, status);
-}

@@ -83,7 +83,6 @@ struct sandbox_config {
     uint64_t arg_bytes;         /* limit for payloads this sandbox encodes as call args */
     uint64_t result_bytes;      /* limit for payloads this sandbox encodes as results */
     const char *worker_id;
-    int has_loader_binding;
     const char *today;          /* "YYYY-MM-DD" for compatibility-date checks of children */
     corral_limits limits;       /* for validating children's WorkerCode */
 };
@@ -136,8 +135,6 @@ enum sandbox_kill sandbox_killed(const struct sandbox *sb);
  * allocations fail. Safe to call from another thread (the watchdog). */
 void sandbox_kill(struct sandbox *sb, enum sandbox_kill why);
 size_t sandbox_memory_used(const struct sandbox *sb);
-void *sandbox_host_data(const struct sandbox *sb);
-const char *sandbox_worker_id(const struct sandbox *sb);
 /* The invocation token (router call id) whose turn is running, for logs
  * and limits. */
 uint64_t sandbox_current_invocation(const struct sandbox *sb);
@@ -179,11 +176,6 @@ void engine_js_leave(int saved);
 
 /* Thread CPU time of the calling thread, in ns. */
 uint64_t engine_thread_cpu_ns(void);
-
-/* Converts a payload into JSON the host can hand to C code, applying the
- * documented mapping (wire_to_json). */
-char *engine_payload_to_json(const uint8_t *p, size_t len, size_t cap_count, size_t max,
-                             int *status);
 
 /* Builds the wire payload of an Error value: {name, message, stack?}. */
 uint8_t *engine_error_payload(const char *name, const char *message, const char *stack,

@@ -46,7 +46,6 @@ struct sandbox {
     char *worker_id;
     struct workercode *code;    /* the module map, for the module loader */
     uint64_t arg_bytes, result_bytes;
-    int has_loader_binding;
     int closing;                /* being freed: finalizers must not send */
     int no_stubs;               /* structuredClone: functions are not cloneable */
     int measuring;              /* encoding only to measure: export nothing */
@@ -55,9 +54,7 @@ struct sandbox {
     JSValue api;                /* the runtime's internal object (js/runtime.js) */
     JSValue env;
     JSValue ns;                 /* main module namespace once evaluated */
-    JSValue start_error;        /* a startup failure, reported by every call */
     JSValue start_promise;      /* pending top-level evaluation */
-    int started, start_failed;
 
     struct sb_export *exports;
     size_t export_count, export_cap;
@@ -76,9 +73,7 @@ struct sandbox {
 
     _Atomic int killed;         /* enum sandbox_kill */
     _Atomic uint64_t cpu_deadline_ns;
-    int memory_hit;
     struct sb_block *blocks;    /* every block the runtime allocated (sandbox.c) */
-    JSValue synthetic;          /* module name -> default export of text/data/json/cjs modules */
     JSValue cjs_cache;          /* module name -> module.exports */
     char today[11];
     double start_mono_ms;

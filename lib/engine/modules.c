@@ -267,13 +267,11 @@ static JSModuleDef *sb_loader(JSContext *ctx, const char *name, void *opaque) {
 }
 
 void sb_setup_modules(struct sandbox *sb) {
-    sb->synthetic = JS_UNDEFINED;
     sb->cjs_cache = JS_UNDEFINED;
     JS_SetModuleLoaderFunc(sb->rt, sb_normalize, sb_loader, sb);
 }
 
 void sb_free_modules(struct sandbox *sb) {
-    JS_FreeValue(sb->ctx, sb->synthetic);
     JS_FreeValue(sb->ctx, sb->cjs_cache);
 }
 
@@ -289,7 +287,6 @@ static void fail_start(struct sandbox *sb, JSValue err) {
     JS_FreeValue(sb->ctx, err);
     JS_FreeValue(sb->ctx, sb->start_promise);
     sb->start_promise = p;
-    sb->start_failed = 1;
 }
 
 int sandbox_start(struct sandbox *sb, const struct workercode *code, const uint8_t *env,
@@ -359,6 +356,5 @@ int sandbox_start(struct sandbox *sb, const struct workercode *code, const uint8
     JSValue args[2] = {done, sb->ns};
     sb->start_promise = api_call(sb, "startPromise", 2, args);
     JS_FreeValue(ctx, done);
-    sb->started = 1;
     return sandbox_run_jobs(sb);
 }

@@ -69,7 +69,6 @@ static void *sb_malloc(JSMallocState *s, size_t size) {
     ENGINE_UNSAFE_SCOPE();
     struct sandbox *sb = s->opaque;
     if (s->malloc_size + size > s->malloc_limit) {
-        sb->memory_hit = 1;
         atomic_store(&sb->killed, SANDBOX_KILL_MEMORY);
         return NULL;
     }
@@ -107,7 +106,6 @@ static void *sb_realloc(JSMallocState *s, void *p, size_t size) {
     struct sb_block *b = (struct sb_block *)p - 1;
     size_t old = malloc_usable_size(b);
     if (size + BLOCK_HEADER > old && s->malloc_size + size + BLOCK_HEADER - old > s->malloc_limit) {
-        sb->memory_hit = 1;
         atomic_store(&sb->killed, SANDBOX_KILL_MEMORY);
         return NULL;
     }
@@ -169,8 +167,6 @@ void sandbox_kill(struct sandbox *sb, enum sandbox_kill why) {
 
 size_t sandbox_memory_used(const struct sandbox *sb) { return (size_t)sb->mstate->malloc_size; }
 
-void *sandbox_host_data(const struct sandbox *sb) { return sb->host_data; }
-const char *sandbox_worker_id(const struct sandbox *sb) { return sb->worker_id; }
 uint64_t sandbox_current_invocation(const struct sandbox *sb) { return sb->current_invocation; }
 
 /* ---- unhandled rejections ------------------------------------------------ */
@@ -292,7 +288,6 @@ static void copy_config(struct sandbox *sb, const struct sandbox_config *cfg) {
     sb->arg_bytes = cfg->arg_bytes;
     sb->result_bytes = cfg->result_bytes;
     sb->memory_limit = cfg->memory_bytes;
-    sb->has_loader_binding = cfg->has_loader_binding;
     sb->limits = cfg->limits;
     snprintf(sb->today, sizeof sb->today, "%s", cfg->today ? cfg->today : "2999-12-31");
 }
@@ -305,7 +300,7 @@ struct sandbox *sandbox_new(const struct sandbox_config *cfg, corral_error *err)
     }
     copy_config(sb, cfg);
     sb->worker_id = strdup(cfg->worker_id ? cfg->worker_id : "worker");
-    sb->api = sb->env = sb->ns = sb->start_error = sb->start_promise = JS_UNDEFINED;
+    sb->api = sb->env = sb->ns = sb->start_promise = JS_UNDEFINED;
     sb->next_call_id = 1;
     sb->next_timer_id = 1;
 
@@ -434,7 +429,6 @@ void sandbox_free(struct sandbox *sb) {
             struct sb_export *e = &sb->exports[i];
             if (e->kind == SB_EXPORT_OBJECT) JS_FreeValue(ctx, e->obj);
             if (e->kind == SB_EXPORT_ENTRYPOINT) JS_FreeValue(ctx, e->props);
-            free(e->name);
         }
         for (size_t i = 0; i < sb->pending_cap; i++) {
             if (!sb->pending[i].id) continue;
@@ -443,24 +437,16 @@ void sandbox_free(struct sandbox *sb) {
         }
         sb_free_timers(sb);
         for (size_t i = 0; i < sb->rejection_count; i++) JS_FreeValue(ctx, sb->rejections[i]);
-        sb->closing = 1;
         sb_flush_answers(sb);
-        free(sb->answers);
         sb_free_modules(sb);
         JS_FreeValue(ctx, sb->api);
         JS_FreeValue(ctx, sb->env);
         JS_FreeValue(ctx, sb->ns);
-        JS_FreeValue(ctx, sb->start_error);
         JS_FreeValue(ctx, sb->start_promise);
         sb_web_free(sb);
         JS_FreeContext(ctx);
     }
     if (sb->rt) JS_FreeRuntime(sb->rt);
-    free(sb->exports);
-    free(sb->pending);
-    free(sb->timers);
-    free(sb->rejections);
-    free(sb->releases);
-    free(sb->worker_id);
+    sb_drop_side_buffers(sb);
     free(sb);
 }

@@ -118,7 +118,6 @@ struct workercode *wc_clone(const struct workercode *c) {
         }
     }
     n->outbound = c->outbound;
-    n->outbound_cap = c->outbound_cap;
     n->tail_count = c->tail_count;
     n->limits = c->limits;
     n->tenant = dup_or_null(c->tenant);

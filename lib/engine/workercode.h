@@ -35,7 +35,7 @@ enum wc_outbound {
     WC_OUTBOUND_DEFAULT = 0,    /* not given: inherit (children) / block (top level) */
     WC_OUTBOUND_BLOCK,          /* globalOutbound: null */
     WC_OUTBOUND_HOST,           /* the loader's outbound handler */
-    WC_OUTBOUND_STUB,           /* a fetcher stub: env_caps[outbound_cap] */
+    WC_OUTBOUND_STUB,           /* a fetcher stub: the cap of the payload's outbound slot */
 };
 
 struct workercode {
@@ -57,7 +57,6 @@ struct workercode {
     struct wc_binding *bindings;
     size_t binding_count;
     enum wc_outbound outbound;
-    uint64_t outbound_cap;      /* WC_OUTBOUND_STUB: index into env_caps */
     size_t tail_count;          /* tails: the last tail_count entries of env_caps */
     corral_limits limits;       /* zero = not set */
     char *tenant;

@@ -229,7 +229,6 @@ static struct worker *worker_from_code(corral_loader *l, const corral_code *code
         return NULL;
     }
     w->code = NULL;
-    wc->outbound_cap = 0;
     enum wc_outbound ob = wc->outbound;
     wc->outbound = WC_OUTBOUND_BLOCK;
     ld_worker_set_code(w, wc, NULL, err);

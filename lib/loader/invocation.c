@@ -186,8 +186,11 @@ void ld_inv_fail(corral_loader *l, struct invocation *inv, corral_outcome o, con
     ld_inv_finish(l, inv);
 }
 
+/* Fills r from inv. What it allocates (the value's JSON, or the response
+ * read from the payload) is handed back for the caller to free after the
+ * callbacks. */
 static void result_fill(struct invocation *inv, corral_result *r, char **json_out,
-                        corral_header **hdrs_out, char **hdr_strings_out) {
+                        struct ld_http_msg *response) {
     memset(r, 0, sizeof *r);
     r->outcome = inv->outcome;
     r->worker_id = inv->w && inv->w->id ? inv->w->id : "worker";
@@ -203,71 +206,23 @@ static void result_fill(struct invocation *inv, corral_result *r, char **json_ou
     r->cpu_ms = (double)inv->cpu_ns / 1e6;
     r->wall_ms = ld_mono_ms() - inv->wall_start_ms;
     if (inv->outcome != CORRAL_OUTCOME_OK || !inv->payload) return;
+    if (inv->is_fetch) {
+        /* A packed Response: {status, statusText, headers: [[k, v]], body: bytes} */
+        if (ld_http_msg_read(inv->payload, inv->payload_len, inv->payload_caps, response) < 0)
+            return;
+        r->status = response->status;
+        r->status_text = response->status_text ? response->status_text : "";
+        r->headers = response->headers;
+        r->header_count = response->header_count;
+        r->body = response->body ? response->body : (const uint8_t *)"";
+        r->body_len = response->body_len;
+        return;
+    }
+    if (inv->payload_len >= 2 && inv->payload[1] == WIRE_UNDEFINED) return;
     int st;
     struct wire_limits lim = {.cap_count = inv->payload_caps};
-    char *json = wire_to_json(inv->payload, inv->payload_len, &lim, 64u << 20, &st);
-    if (!inv->is_fetch) {
-        if (json && strcmp(json, "null") == 0 && inv->payload_len >= 2 &&
-            inv->payload[1] == WIRE_UNDEFINED) {
-            free(json);
-            json = NULL;
-        }
-        r->value_json = json;
-        *json_out = json;
-        return;
-    }
-    /* A packed Response: {status, statusText, headers: [[k, v]], body: bytes} */
-    json_error_t je;
-    json_t *o = json ? json_loads(json, JSON_DECODE_ANY, &je) : NULL;
-    free(json);
-    if (!o) return;
-    r->status = (int)json_integer_value(json_object_get(o, "status"));
-    json_t *hs = json_object_get(o, "headers");
-    size_t n = json_array_size(hs);
-    corral_header *h = calloc(n ? n : 1, sizeof *h);
-    size_t total = 0;
-    for (size_t i = 0; i < n; i++) {
-        json_t *p = json_array_get(hs, i);
-        total += strlen(json_string_value(json_array_get(p, 0)) ?: "") +
-                 strlen(json_string_value(json_array_get(p, 1)) ?: "") + 2;
-    }
-    const char *st_text = json_string_value(json_object_get(o, "statusText")) ?: "";
-    const char *b64 = json_string_value(json_object_get(o, "body")) ?: "";
-    size_t b64len = strlen(b64);
-    char *strings = malloc(total + strlen(st_text) + 1 + b64len + 1);
-    if (!h || !strings) {
-        free(h);
-        free(strings);
-        json_decref(o);
-        return;
-    }
-    char *s = strings;
-    for (size_t i = 0; i < n; i++) {
-        json_t *p = json_array_get(hs, i);
-        const char *k = json_string_value(json_array_get(p, 0)) ?: "";
-        const char *v = json_string_value(json_array_get(p, 1)) ?: "";
-        h[i].name = strcpy(s, k);
-        s += strlen(k) + 1;
-        h[i].value = strcpy(s, v);
-        s += strlen(v) + 1;
-    }
-    r->status_text = strcpy(s, st_text);
-    s += strlen(st_text) + 1;
-    /* body arrives base64 (the JSON bridge's mapping for bytes) */
-    size_t bl = 0;
-    uint8_t *decoded = wire_base64_decode(b64, b64len, &bl);
-    uint8_t *body = (uint8_t *)s;
-    if (decoded) memcpy(body, decoded, bl);
-    else bl = 0;
-    free(decoded);
-    body[bl] = 0;
-    r->body = body;
-    r->body_len = bl;
-    r->headers = h;
-    r->header_count = n;
-    *hdrs_out = h;
-    *hdr_strings_out = strings;
-    json_decref(o);
+    *json_out = wire_to_json(inv->payload, inv->payload_len, &lim, 64u << 20, &st);
+    r->value_json = *json_out;
 }
 
 void ld_inv_unlink_active(struct invocation *inv) {
@@ -305,16 +260,16 @@ void ld_inv_finish(corral_loader *l, struct invocation *inv) {
     if (inv->finished) return;
     inv->finished = 1;
     ld_inv_unlink_active(inv);
-    char *json = NULL, *strings = NULL;
-    corral_header *hdrs = NULL;
+    char *json = NULL;
+    struct ld_http_msg response;
+    memset(&response, 0, sizeof response);
     corral_result r;
-    result_fill(inv, &r, &json, &hdrs, &strings);
+    result_fill(inv, &r, &json, &response);
     if (l->tail_fn) l->tail_fn(&r, l->tail_ud);
     if (inv->w && inv->w->tail_count) ld_deliver_tails(l, inv, &r);
     if (inv->from_host && inv->done) inv->done(&r, inv->userdata);
     free(json);
-    free(hdrs);
-    free(strings);
+    ld_http_msg_free(&response);
     ld_inv_destroy(l, inv);
 }
 

@@ -238,7 +238,6 @@ struct corral_loader {
     int wd_running, wd_stop;
     _Atomic uint64_t wd_turn;       /* the guarded turn running now, 0 if none */
     _Atomic uint64_t wd_deadline_ns;/* its CPU deadline on the loop thread's clock */
-    uint64_t wd_escapes_requested;
     uint64_t escaped_sandboxes;
     struct prewarm *prewarm;        /* prewarm.c, once started */
 };
@@ -281,6 +280,9 @@ void ld_task_push(corral_loader *l, struct task *t);
 int ld_guarded_turn(corral_loader *l, struct worker *w, uint64_t deadline_ns,
                     void (*fn)(void *), void *arg);
 void ld_watchdog_stop(corral_loader *l);
+/* Starts one of corral's helper threads (watchdog, prewarmer, HTTP client)
+ * with the backstop's signal blocked. Returns pthread_create's result. */
+int ld_thread_start(pthread_t *thread, void *(*fn)(void *), void *arg);
 
 /* prewarm.c: a fresh sandbox made ahead of time (to be sandbox_assign()ed),
  * or NULL; a used sandbox handed to the helper thread to free; stopping the
@@ -288,6 +290,20 @@ void ld_watchdog_stop(corral_loader *l);
 struct sandbox *ld_prewarm_take(corral_loader *l);
 void ld_prewarm_retire(corral_loader *l, struct sandbox *sb);
 void ld_prewarm_stop(corral_loader *l);
+
+/* http_msg.c: a packed request or response (js/runtime.js's shapes) read
+ * from a payload. Fields absent from the payload stay NULL/0. */
+struct ld_http_msg {
+    char *method, *url;         /* requests */
+    int status;                 /* responses */
+    char *status_text;
+    corral_header *headers;     /* names and values owned */
+    size_t header_count;
+    uint8_t *body;              /* NUL-terminated copy, or NULL */
+    size_t body_len;
+};
+int ld_http_msg_read(const uint8_t *p, size_t len, size_t cap_count, struct ld_http_msg *out);
+void ld_http_msg_free(struct ld_http_msg *m);
 
 /* timers.c */
 struct timer_node *ld_timer_add(corral_loader *l, double due_ms, struct worker *w, uint64_t id);
@@ -326,6 +342,9 @@ void ld_answer_error(corral_loader *l, struct call_rec *c, const char *name,
 void ld_answer_to(corral_loader *l, struct call_rec *c, int ok, const uint8_t *p, size_t len,
                       struct cref **caps, size_t ncaps);
 struct call_rec *ld_call_new(corral_loader *l);
+/* A record, not yet listed, for a call that sandbox w made with id call_id
+ * (w is referenced until the answer is delivered). */
+struct call_rec *ld_call_from(corral_loader *l, struct worker *w, uint64_t call_id);
 /* Lists a record (taken earlier) again, so its answer can find it. */
 void ld_call_link(corral_loader *l, struct call_rec *c);
 struct call_rec *ld_call_take(corral_loader *l, uint64_t id);

@@ -13,7 +13,6 @@
  * as long as only one uses it at a time, which the hand-over under the
  * lock guarantees.
  */
-#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -86,14 +85,7 @@ static struct prewarm *prewarm_get(corral_loader *l) {
         .limits = l->limits};
     pthread_mutex_init(&p->lock, NULL);
     pthread_cond_init(&p->cond, NULL);
-    /* The CPU backstop's signal is for the loop thread only. */
-    sigset_t block, old;
-    sigemptyset(&block);
-    sigaddset(&block, engine_escape_signal());
-    pthread_sigmask(SIG_BLOCK, &block, &old);
-    int r = pthread_create(&p->thread, NULL, prewarm_main, p);
-    pthread_sigmask(SIG_SETMASK, &old, NULL);
-    if (r != 0) {
+    if (ld_thread_start(&p->thread, prewarm_main, p) != 0) {
         pthread_cond_destroy(&p->cond);
         pthread_mutex_destroy(&p->lock);
         free(p->ready);

@@ -30,6 +30,17 @@ struct call_rec *ld_call_new(corral_loader *l) {
     return c;
 }
 
+struct call_rec *ld_call_from(corral_loader *l, struct worker *w, uint64_t call_id) {
+    struct call_rec *c = calloc(1, sizeof *c);
+    if (!c) return NULL;
+    c->id = ++l->next_call_id;
+    c->from = w;
+    w->refs++;
+    c->from_gen = w->gen;
+    c->from_call_id = call_id;
+    return c;
+}
+
 void ld_call_link(corral_loader *l, struct call_rec *c) {
     if (ld_idmap_put(&l->call_ids, c->id, c) < 0) return; /* unreachable: its answer is dropped */
     c->prev = NULL;
@@ -266,16 +277,10 @@ void ld_route_call(corral_loader *l, struct worker *from, uint64_t from_call_id,
                        uint64_t invocation, struct cref *target, const char *method,
                        const uint8_t *payload, size_t len, struct cref **caps, size_t ncaps,
                        struct call_rec *host_rec) {
-    struct call_rec *c = host_rec ? host_rec : ld_call_new(l);
+    struct call_rec *c = host_rec ? host_rec : ld_call_from(l, from, from_call_id);
     if (!c) return;
     ld_call_take(l, c->id); /* re-listed below once it has a callee */
-    if (!host_rec) {
-        c->from = from;
-        from->refs++;
-        c->from_gen = from->gen;
-        c->from_call_id = from_call_id;
-        c->invocation = invocation;
-    }
+    if (!host_rec) c->invocation = invocation;
     switch (target->kind) {
     case CREF_CAPABILITY:
         capability_call(l, c, target, method, payload, len, ncaps, from ? from->id : NULL);
@@ -560,12 +565,8 @@ static void h_send(void *host, struct sandbox *sb, const struct wire_msg *m) {
     char method[1100];
     snprintf(method, sizeof method, "%.*s", (int)m->name_len, m->name ? m->name : "");
     if (inv && target && target->kind == CREF_CAPABILITY && ++inv->calls > inv->limits.calls) {
-        struct call_rec *c = ld_call_new(l);
-        ld_call_take(l, c->id);
-        c->from = w;
-        w->refs++;
-        c->from_gen = w->gen;
-        c->from_call_id = m->id;
+        struct call_rec *c = ld_call_from(l, w, m->id);
+        if (!c) return;
         char msg[256];
         snprintf(msg, sizeof msg, "The invocation made more than %llu capability calls (the calls limit).",
                  (unsigned long long)inv->limits.calls);
@@ -577,12 +578,8 @@ static void h_send(void *host, struct sandbox *sb, const struct wire_msg *m) {
     struct cref **caps = ld_caps_from_sandbox(w, m->caps, m->cap_count, &err);
     if (!target || !caps) {
         ld_crefs_free(caps, caps ? m->cap_count : 0);
-        struct call_rec *c = ld_call_new(l);
-        ld_call_take(l, c->id);
-        c->from = w;
-        w->refs++;
-        c->from_gen = w->gen;
-        c->from_call_id = m->id;
+        struct call_rec *c = ld_call_from(l, w, m->id);
+        if (!c) return;
         ld_answer_error(l, c, err.name[0] ? err.name : "Error",
                      err.message[0] ? err.message : "This stub is not valid in this worker.");
         return;
@@ -763,12 +760,12 @@ static int h_fetch(void *host, struct sandbox *sb, uint64_t fetch_id, const uint
             corral_error_set(err, CORRAL_ENOMEM, "Error", "Out of memory.");
             return -1;
         }
-        struct call_rec *c = ld_call_new(l);
-        ld_call_take(l, c->id);
-        c->from = w;
-        w->refs++;
-        c->from_gen = w->gen;
-        c->from_call_id = fetch_id;
+        struct call_rec *c = ld_call_from(l, w, fetch_id);
+        if (!c) {
+            free(args);
+            corral_error_set(err, CORRAL_ENOMEM, "Error", "Out of memory.");
+            return -1;
+        }
         c->is_fetch = 1;
         c->invocation = inv ? inv->id : 0;
         ld_route_call(l, w, fetch_id, c->invocation, o->outbound_stub, "fetch", args, len, NULL, 0, c);
@@ -776,46 +773,30 @@ static int h_fetch(void *host, struct sandbox *sb, uint64_t fetch_id, const uint
         return 0;
     }
     if (o->outbound == WC_OUTBOUND_HOST && l->outbound) {
-        int st;
-        struct wire_limits lim = {0};
-        char *json = wire_to_json(req, req_len, &lim, 64u << 20, &st);
-        json_error_t je;
-        json_t *r = json ? json_loads(json, 0, &je) : NULL;
-        free(json);
-        if (!r) {
+        struct ld_http_msg hm;
+        if (ld_http_msg_read(req, req_len, 0, &hm) < 0 || !hm.url) {
+            ld_http_msg_free(&hm);
             corral_error_set(err, CORRAL_EINVAL, "TypeError", "The request could not be read.");
             return -1;
         }
-        json_t *hs = json_object_get(r, "headers");
-        size_t n = json_array_size(hs);
-        corral_header *h = calloc(n ? n : 1, sizeof *h);
-        for (size_t i = 0; h && i < n; i++) {
-            h[i].name = json_string_value(json_array_get(json_array_get(hs, i), 0));
-            h[i].value = json_string_value(json_array_get(json_array_get(hs, i), 1));
-        }
-        json_t *bj = json_object_get(r, "body");
-        size_t body_len = 0;
-        uint8_t *body = json_is_string(bj) ? wire_base64_decode(json_string_value(bj),
-                                                                json_string_length(bj), &body_len)
-                                           : NULL;
-        corral_request rq = {.method = json_string_value(json_object_get(r, "method")),
-                             .url = json_string_value(json_object_get(r, "url")),
-                             .headers = h, .header_count = n, .body = body,
-                             .body_len = body_len};
+        corral_request rq = {.method = hm.method, .url = hm.url, .headers = hm.headers,
+                             .header_count = hm.header_count, .body = hm.body,
+                             .body_len = hm.body_len};
         struct corral_outbound_call *oc = calloc(1, sizeof *oc);
-        struct call_rec *c = ld_call_new(l);
-        c->from = w;
-        w->refs++;
-        c->from_gen = w->gen;
-        c->from_call_id = fetch_id;
+        struct call_rec *c = oc ? ld_call_from(l, w, fetch_id) : NULL;
+        if (!c) {
+            free(oc);
+            ld_http_msg_free(&hm);
+            corral_error_set(err, CORRAL_ENOMEM, "Error", "Out of memory.");
+            return -1;
+        }
+        ld_call_link(l, c);
         c->is_fetch = 1;
         oc->l = l;
         oc->rec = c;
         l->host_calls_pending++;
         l->outbound(oc, &rq, l->outbound_ud);
-        free(body);
-        free(h);
-        json_decref(r);
+        ld_http_msg_free(&hm);
         return 0;
     }
     corral_error_set(err, CORRAL_EINVAL, "Error", "%s", blocked_msg);

@@ -45,12 +45,23 @@ static void *watchdog_main(void *arg) {
         uint64_t cpu = (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
         if (deadline && cpu > deadline + WATCHDOG_GRACE_MS * 1000000ull &&
             atomic_load(&l->wd_turn) == turn) {
-            l->wd_escapes_requested++;
             engine_escape_request(turn, l->wd_loop_thread);
         }
     }
     pthread_mutex_unlock(&l->wd_lock);
     return NULL;
+}
+
+int ld_thread_start(pthread_t *thread, void *(*fn)(void *), void *arg) {
+    /* The CPU backstop's signal is for the loop thread only: corral's own
+     * threads are created with it blocked (and inherit that). */
+    sigset_t block, old;
+    sigemptyset(&block);
+    sigaddset(&block, engine_escape_signal());
+    pthread_sigmask(SIG_BLOCK, &block, &old);
+    int r = pthread_create(thread, NULL, fn, arg);
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    return r;
 }
 
 static int watchdog_start(corral_loader *l) {
@@ -61,14 +72,7 @@ static int watchdog_start(corral_loader *l) {
     pthread_cond_init(&l->wd_cond, &ca);
     pthread_condattr_destroy(&ca);
     pthread_mutex_init(&l->wd_lock, NULL);
-    /* The loop thread must accept the escape signal; the watchdog must not. */
-    sigset_t block, old;
-    sigemptyset(&block);
-    sigaddset(&block, engine_escape_signal());
-    pthread_sigmask(SIG_BLOCK, &block, &old);
-    int r = pthread_create(&l->wd_thread, NULL, watchdog_main, l);
-    pthread_sigmask(SIG_SETMASK, &old, NULL);
-    if (r != 0) {
+    if (ld_thread_start(&l->wd_thread, watchdog_main, l) != 0) {
         pthread_cond_destroy(&l->wd_cond);
         pthread_mutex_destroy(&l->wd_lock);
         return -1;

@@ -876,7 +876,7 @@ static void on_outbound(corral_outbound_call *call, const corral_request *req, v
     }
     pthread_mutex_lock(&c->lock);
     if (!c->started) {
-        if (pthread_create(&c->thread, NULL, client_main, c) != 0) {
+        if (ld_thread_start(&c->thread, client_main, c) != 0) {
             pthread_mutex_unlock(&c->lock);
             xfer_free(x);
             refuse(call, fmt("fetch to %.512s failed: the HTTP client's thread could not start",
