@@ -251,6 +251,14 @@ corral_worker *corral_get(corral_loader *l, const char *id, corral_code_factory 
 /* Drops the host's reference. In-flight calls still complete. */
 void corral_worker_release(corral_worker *w);
 
+/* Aborts the worker: on the next loop step, every invocation it is running
+ * ends with outcome CORRAL_OUTCOME_CANCELED and error "AbortError"
+ * (`message`, or a default when NULL), its sandbox is freed, callers waiting
+ * on it get the same error, and a get() id forgets it (the next call builds
+ * a fresh one). Safe from inside a capability callback. Loop thread only.
+ * Returns CORRAL_OK (also when nothing was running) or CORRAL_ENOMEM. */
+int corral_worker_abort(corral_worker *w, const char *message);
+
 typedef struct corral_header {
     const char *name;
     const char *value;
@@ -474,6 +482,21 @@ typedef void (*corral_exec_fn)(const corral_exec_result *r, void *userdata);
 int corral_execute(corral_loader *l, const char *code, const corral_provider *providers,
                    size_t provider_count, const corral_limits *limits, corral_exec_fn done,
                    void *userdata);
+
+/* A running program started by corral_execute_start(). */
+typedef struct corral_execution corral_execution;
+
+/* corral_execute(), and *handle (may be NULL) receives the running program
+ * so the host can cancel it. The handle is valid until `done` is called. */
+int corral_execute_start(corral_loader *l, const char *code, const corral_provider *providers,
+                         size_t provider_count, const corral_limits *limits, corral_exec_fn done,
+                         void *userdata, corral_execution **handle);
+
+/* Stops a running program: on the next loop step its sandbox is freed and
+ * `done` reports the error "AbortError: <reason>" (a default reason when
+ * NULL). Tool calls it left running are answered into the void. Loop thread
+ * only; calling it again, or after `done`, is not allowed. */
+void corral_execution_cancel(corral_execution *e, const char *reason);
 
 /* Whether `src` compiles as an ES module (nothing runs): 1 yes, 0 no, -1 out
  * of memory. */

@@ -204,4 +204,23 @@ json_t *cm_describe(const json_t *catalog, const char *target);
  * max_tokens <= 0 means always summarise. */
 char *cm_catalog_prompt(const json_t *catalog, long max_tokens);
 
+/* ---------------------------------------------------------------------------
+ * executor.c — the executor behind corral_execute(), with what the MCP
+ * servers add: capabilities bound as plain constants (no tool namespace),
+ * and JavaScript that runs before the program to build namespaces of its own
+ * from them (OpenAPI's codemode.spec()/request(), discovery's search()).
+ * ------------------------------------------------------------------------- */
+
+#include "corral.h"
+
+struct cm_exec_opts {
+    const corral_provider *raw;     /* each bound as `const <name> = <capability stub>` */
+    size_t n_raw;
+    const char *prelude;            /* statements run before the program, in its scope */
+};
+
+int cm_execute(corral_loader *l, const char *code, const corral_provider *providers,
+               size_t provider_count, const corral_limits *limits, const struct cm_exec_opts *opts,
+               corral_exec_fn done, void *userdata, corral_execution **handle);
+
 #endif

@@ -23,16 +23,18 @@
 
 #define MAX_TOOLS 4096
 
-struct exec_job {
+struct corral_execution {
     corral_exec_fn done;
     void *userdata;
     char *error;            /* a validation error: reported by the factory */
+    corral_worker *worker;  /* held until done, so the host can abort it */
+    int cancelled;
 };
 
 static int parses(void *ud, const char *src, size_t len) { return corral_js_parses(src, len) == 1; }
 
 static corral_code *failing_factory(void *ud, corral_error *err) {
-    struct exec_job *job = ud;
+    struct corral_execution *job = ud;
     snprintf(err->name, sizeof err->name, "Error");
     snprintf(err->message, sizeof err->message, "%s", job->error);
     return NULL;
@@ -60,7 +62,7 @@ static char *truncated_json(const char *json) {
 }
 
 static void on_done(const corral_result *r, void *ud) {
-    struct exec_job *job = ud;
+    struct corral_execution *job = ud;
     corral_exec_result er;
     memset(&er, 0, sizeof er);
     char **logs = calloc(r->log_count ? r->log_count : 1, sizeof *logs);
@@ -84,6 +86,8 @@ static void on_done(const corral_result *r, void *ud) {
     er.logs = (const char *const *)logs;
     er.cpu_ms = r->cpu_ms;
     er.wall_ms = r->wall_ms;
+    corral_worker_release(job->worker);
+    job->worker = NULL;
     job->done(&er, job->userdata);
     for (size_t i = 0; logs && i < r->log_count; i++) free(logs[i]);
     free(logs);
@@ -106,7 +110,8 @@ static char *tool_map(const char *const *tools, size_t n) {
 }
 
 static char *module_source(const char *normalized, const corral_provider *providers, size_t n,
-                           const char *const *const *tools, const size_t *tool_counts) {
+                           const char *const *const *tools, const size_t *tool_counts,
+                           const struct cm_exec_opts *opts) {
     cm_buf b = {0};
     cm_buf_puts(&b,
                 "const __corral_tools__ = (stub, map) => new Proxy(Object.create(null), {\n"
@@ -125,6 +130,12 @@ static char *module_source(const char *normalized, const corral_provider *provid
                       providers[i].name, i, map ? map : "{}");
         free(map);
     }
+    for (size_t i = 0; opts && i < opts->n_raw; i++)
+        cm_buf_printf(&b, "    const %s = __corral_env__.__corral_r%zu__;\n", opts->raw[i].name, i);
+    if (opts && opts->prelude) {
+        cm_buf_puts(&b, opts->prelude);
+        cm_buf_puts(&b, "\n");
+    }
     cm_buf_puts(&b, "    return await (");
     cm_buf_puts(&b, normalized);
     cm_buf_puts(&b, "\n)();\n  },\n};\n");
@@ -134,8 +145,28 @@ static char *module_source(const char *normalized, const corral_provider *provid
 int corral_execute(corral_loader *l, const char *code, const corral_provider *providers,
                    size_t provider_count, const corral_limits *limits, corral_exec_fn done,
                    void *userdata) {
-    if (!l || !done || (provider_count && !providers)) return CORRAL_EINVAL;
-    struct exec_job *job = calloc(1, sizeof *job);
+    return cm_execute(l, code, providers, provider_count, limits, NULL, done, userdata, NULL);
+}
+
+int corral_execute_start(corral_loader *l, const char *code, const corral_provider *providers,
+                         size_t provider_count, const corral_limits *limits, corral_exec_fn done,
+                         void *userdata, corral_execution **handle) {
+    return cm_execute(l, code, providers, provider_count, limits, NULL, done, userdata, handle);
+}
+
+void corral_execution_cancel(corral_execution *e, const char *reason) {
+    if (!e || e->cancelled || !e->worker) return;
+    e->cancelled = 1;
+    corral_worker_abort(e->worker, reason && *reason ? reason : "The program was cancelled.");
+}
+
+int cm_execute(corral_loader *l, const char *code, const corral_provider *providers,
+               size_t provider_count, const corral_limits *limits, const struct cm_exec_opts *opts,
+               corral_exec_fn done, void *userdata, corral_execution **handle) {
+    if (handle) *handle = NULL;
+    if (!l || !done || (provider_count && !providers) || (opts && opts->n_raw && !opts->raw))
+        return CORRAL_EINVAL;
+    struct corral_execution *job = calloc(1, sizeof *job);
     if (!job) return CORRAL_ENOMEM;
     job->done = done;
     job->userdata = userdata;
@@ -167,7 +198,7 @@ int corral_execute(corral_loader *l, const char *code, const corral_provider *pr
 
     normalized = cm_normalize_code(code ? code : "", code ? strlen(code) : 0, parses, NULL);
     source = normalized ? module_source(normalized, providers, provider_count,
-                                        (const char *const *const *)tools, counts)
+                                        (const char *const *const *)tools, counts, opts)
                         : NULL;
     if (!source) goto out;
     corral_code *c = corral_code_new();
@@ -183,6 +214,11 @@ int corral_execute(corral_loader *l, const char *code, const corral_provider *pr
         snprintf(name, sizeof name, "__corral_p%zu__", i);
         if (providers[i].tools) corral_code_bind_capability(c, name, providers[i].tools);
     }
+    for (size_t i = 0; opts && i < opts->n_raw; i++) {
+        char name[48];
+        snprintf(name, sizeof name, "__corral_r%zu__", i);
+        if (opts->raw[i].tools) corral_code_bind_capability(c, name, opts->raw[i].tools);
+    }
     corral_error err;
     corral_worker *w = corral_load(l, c, &err);
     corral_code_free(c);
@@ -192,8 +228,13 @@ int corral_execute(corral_loader *l, const char *code, const corral_provider *pr
         w = corral_get(l, NULL, failing_factory, job);
     }
     rc = w ? corral_invoke(w, NULL, "evaluate", NULL, on_done, job) : CORRAL_ENOMEM;
-    corral_worker_release(w);
-    if (rc == CORRAL_OK) job = NULL;
+    if (rc == CORRAL_OK) {
+        job->worker = w;
+        if (handle) *handle = job;
+        job = NULL;
+    } else {
+        corral_worker_release(w);
+    }
 out:
     for (size_t i = 0; tools && i < provider_count; i++) free(tools[i]);
     free(tools);

@@ -289,6 +289,38 @@ void corral_worker_release(corral_worker *s) {
     free(s);
 }
 
+struct abort_task {
+    struct worker *w;
+    char message[512];
+};
+
+static void run_abort(corral_loader *l, void *arg) {
+    struct abort_task *t = arg;
+    if (!l->closing) ld_abort_worker(l, t->w, t->message);
+    ld_worker_unref(t->w);
+    free(t);
+}
+
+int corral_worker_abort(corral_worker *s, const char *message) {
+    if (!s) return CORRAL_EINVAL;
+    struct worker *w = s->w ? s->w : ld_cache_find(s->l, s->id);
+    if (!w) return CORRAL_OK; /* nothing of it is running */
+    struct abort_task *t = malloc(sizeof *t);
+    if (!t) return CORRAL_ENOMEM;
+    t->w = w;
+    snprintf(t->message, sizeof t->message, "%s",
+             message && *message ? message : "The invocation was aborted by its host.");
+    w->refs++;
+    /* Deferred to the loop: the host may call this from a capability
+     * callback, while one of the worker's own turns is on the stack. */
+    if (ld_post(s->l, run_abort, t) < 0) {
+        ld_worker_unref(w);
+        free(t);
+        return CORRAL_ENOMEM;
+    }
+    return CORRAL_OK;
+}
+
 static struct worker *resolve_stub(corral_worker *s) {
     corral_loader *l = s->l;
     if (s->w) {

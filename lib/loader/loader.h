@@ -352,6 +352,9 @@ void ld_fail_calls_to(corral_loader *l, struct worker *w, const char *name, cons
 struct invocation *ld_inv_new(corral_loader *l, struct worker *w, const char *entry,
                                   const char *method, const corral_limits *extra, uint64_t id);
 void ld_kill_worker_invocations(corral_loader *l, struct worker *w, enum sandbox_kill k);
+/* Ends every running invocation of w with AbortError(message), frees its
+ * sandbox and fails calls waiting on it. Never from inside one of w's turns. */
+void ld_abort_worker(corral_loader *l, struct worker *w, const char *message);
 void ld_route_call(corral_loader *l, struct worker *from, uint64_t from_call_id,
                        uint64_t invocation, struct cref *target, const char *method,
                        const uint8_t *payload, size_t len, struct cref **caps, size_t ncaps,

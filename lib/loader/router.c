@@ -110,6 +110,19 @@ void ld_kill_worker_invocations(corral_loader *l, struct worker *w, enum sandbox
     ld_cache_remove(l, w);
 }
 
+void ld_abort_worker(corral_loader *l, struct worker *w, const char *message) {
+    w->refs++;
+    while (w->active) {
+        struct invocation *inv = w->active;
+        ld_inv_fail(l, inv, CORRAL_OUTCOME_CANCELED, "AbortError", "%s", message);
+        if (w->active == inv) ld_inv_unlink_active(inv);
+    }
+    ld_worker_discard_sandbox(w);
+    ld_fail_calls_to(l, w, "AbortError", message);
+    ld_cache_remove(l, w);
+    ld_worker_unref(w);
+}
+
 void ld_run_turn_end(corral_loader *l, struct worker *w, uint64_t start_cpu) {
     if (!w->sb) return;
     if (w->sb_escaped) {

@@ -179,3 +179,51 @@ TEST(limits_and_truncation) {
     corral_capability_release(c);
     corral_loader_free(l);
 }
+
+static corral_call *parked;
+static void park(corral_call *call, void *ud) { parked = call; }
+
+TEST(a_running_program_is_cancelled_with_its_pending_tool_call) {
+    corral_loader *l = corral_loader_new(NULL, NULL);
+    corral_capability *c = corral_capability_new(l, "codemode");
+    corral_capability_add_method(c, "wait", park, NULL, NULL);
+    corral_provider p = {"codemode", c};
+    struct out o;
+    memset(&o, 0, sizeof o);
+    corral_execution *e = NULL;
+    parked = NULL;
+    CHECK_EQ_INT(corral_execute_start(l, "await codemode.wait(); return 1", &p, 1, NULL, on_exec, &o, &e),
+                 CORRAL_OK);
+    CHECK(e != NULL);
+    while (!parked && corral_loader_step(l, -1) > 0) {}
+    CHECK(parked != NULL);
+    corral_execution_cancel(e, "the client cancelled");
+    while (!o.done && corral_loader_step(l, -1) > 0) {}
+    CHECK_EQ_INT(o.done, 1);
+    CHECK_EQ_STR(o.error, "the client cancelled");
+    /* The tool answering afterwards is harmless. */
+    CHECK_EQ_INT(corral_call_return_json(parked, "1", 1), CORRAL_OK);
+    corral_loader_step(l, 0);
+    /* The loader carries on. */
+    struct out again = run(l, "return 2", &p, 1, NULL);
+    CHECK_EQ_STR(again.result, "2");
+    corral_capability_release(c);
+    corral_loader_free(l);
+}
+
+TEST(a_cpu_bound_program_is_cancelled_between_turns) {
+    corral_loader *l = corral_loader_new(NULL, NULL);
+    struct out o;
+    memset(&o, 0, sizeof o);
+    corral_execution *e = NULL;
+    CHECK_EQ_INT(corral_execute_start(l, "for (;;) await new Promise(r => setTimeout(r, 1));", NULL,
+                                      0, NULL, on_exec, &o, &e),
+                 CORRAL_OK);
+    for (int i = 0; i < 5; i++) corral_loader_step(l, 5);
+    CHECK_EQ_INT(o.done, 0);
+    corral_execution_cancel(e, NULL);
+    while (!o.done && corral_loader_step(l, -1) > 0) {}
+    CHECK_EQ_INT(o.done, 1);
+    CHECK_EQ_STR(o.error, "The program was cancelled.");
+    corral_loader_free(l);
+}
