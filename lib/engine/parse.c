@@ -4,7 +4,17 @@
  * memory and stack limit and no globals beyond the base objects, and runs
  * nothing; imports resolve to empty modules so that only the text itself is
  * judged.
+ *
+ * The scratch runtime is kept per thread and reused: creating one costs
+ * more than compiling a typical program, and Code Mode parses every
+ * program at least once. Nothing compiled here ever runs, so no state of
+ * one text can reach the next; the runtime is still replaced after a
+ * failed compile (QuickJS's cleanup after running out of memory is not
+ * to be trusted), after PARSE_REUSE compiles (the atom table only grows),
+ * and when its heap passes PARSE_RECYCLE_BYTES.
  */
+#include <pthread.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "corral.h"
@@ -12,25 +22,75 @@
 
 #define PARSE_MEMORY (32u << 20)
 #define PARSE_STACK (256u << 10)
+#define PARSE_REUSE 1000
+#define PARSE_RECYCLE_BYTES (4u << 20)
+
+struct scratch {
+    JSRuntime *rt;
+    JSContext *ctx;
+    unsigned uses;
+};
+
+static pthread_key_t scratch_key;
+static pthread_once_t scratch_once = PTHREAD_ONCE_INIT;
 
 static JSModuleDef *empty_module(JSContext *ctx, const char *name, void *opaque) {
     return JS_NewCModule(ctx, name, NULL);
 }
 
-int corral_js_parses(const char *src, size_t len) {
-    JSRuntime *rt = JS_NewRuntime();
-    if (!rt) return -1;
-    JS_SetMemoryLimit(rt, PARSE_MEMORY);
-    JS_SetMaxStackSize(rt, PARSE_STACK);
-    JS_SetModuleLoaderFunc(rt, NULL, empty_module, NULL);
-    JSContext *ctx = JS_NewContextRaw(rt);
-    if (!ctx) {
-        JS_FreeRuntime(rt);
-        return -1;
+static void scratch_drop(struct scratch *s) {
+    if (s->ctx) JS_FreeContext(s->ctx);
+    if (s->rt) JS_FreeRuntime(s->rt);
+    s->ctx = NULL;
+    s->rt = NULL;
+    s->uses = 0;
+}
+
+static void scratch_destroy(void *p) {
+    scratch_drop(p);
+    free(p);
+}
+
+static void scratch_key_init(void) { pthread_key_create(&scratch_key, scratch_destroy); }
+
+static struct scratch *scratch_get(void) {
+    pthread_once(&scratch_once, scratch_key_init);
+    struct scratch *s = pthread_getspecific(scratch_key);
+    if (!s) {
+        s = calloc(1, sizeof *s);
+        if (!s || pthread_setspecific(scratch_key, s)) {
+            free(s);
+            return NULL;
+        }
     }
-    JS_AddIntrinsicBaseObjects(ctx);
-    JS_AddIntrinsicEval(ctx);
-    JS_AddIntrinsicRegExpCompiler(ctx);
+    if (s->rt && s->uses >= PARSE_REUSE) scratch_drop(s);
+    if (s->rt) {
+        JSMemoryUsage mu;
+        JS_ComputeMemoryUsage(s->rt, &mu);
+        if (mu.malloc_size > PARSE_RECYCLE_BYTES) scratch_drop(s);
+    }
+    if (!s->rt) {
+        s->rt = JS_NewRuntime();
+        if (!s->rt) return NULL;
+        JS_SetMemoryLimit(s->rt, PARSE_MEMORY);
+        JS_SetMaxStackSize(s->rt, PARSE_STACK);
+        JS_SetModuleLoaderFunc(s->rt, NULL, empty_module, NULL);
+        s->ctx = JS_NewContextRaw(s->rt);
+        if (!s->ctx) {
+            scratch_drop(s);
+            return NULL;
+        }
+        JS_AddIntrinsicBaseObjects(s->ctx);
+        JS_AddIntrinsicEval(s->ctx);
+        JS_AddIntrinsicRegExpCompiler(s->ctx);
+    }
+    return s;
+}
+
+int corral_js_parses(const char *src, size_t len) {
+    struct scratch *s = scratch_get();
+    if (!s) return -1;
+    JSContext *ctx = s->ctx;
     /* JS_Eval needs a NUL after the text. */
     char *copy = js_malloc(ctx, len + 1);
     int ok = -1;
@@ -43,7 +103,7 @@ int corral_js_parses(const char *src, size_t len) {
         else JS_FreeValue(ctx, v);
         js_free(ctx, copy);
     }
-    JS_FreeContext(ctx);
-    JS_FreeRuntime(rt);
+    s->uses++;
+    if (ok != 1) scratch_drop(s);
     return ok;
 }
