@@ -9,8 +9,8 @@
  * more than compiling a typical program, and Code Mode parses every
  * program at least once. Nothing compiled here ever runs, so no state of
  * one text can reach the next; the runtime is still replaced after a
- * failed compile (QuickJS's cleanup after running out of memory is not
- * to be trusted), after PARSE_REUSE compiles (the atom table only grows),
+ * compile that failed with anything but a SyntaxError (QuickJS's cleanup
+ * after running out of memory or stack is not to be trusted), after PARSE_REUSE compiles (the atom table only grows),
  * and when its heap passes PARSE_RECYCLE_BYTES.
  */
 #include <pthread.h>
@@ -99,11 +99,25 @@ int corral_js_parses(const char *src, size_t len) {
         copy[len] = 0;
         JSValue v = JS_Eval(ctx, copy, len, "<code>", JS_EVAL_TYPE_MODULE | JS_EVAL_FLAG_COMPILE_ONLY);
         ok = !JS_IsException(v);
-        if (JS_IsException(v)) JS_FreeValue(ctx, JS_GetException(ctx));
-        else JS_FreeValue(ctx, v);
+        int trusted = 1;
+        if (JS_IsException(v)) {
+            /* A SyntaxError is the normal "does not parse"; anything else
+             * (out of memory, stack overflow) retires the runtime. */
+            JSValue e = JS_GetException(ctx);
+            JSValue name = JS_GetPropertyStr(ctx, e, "name");
+            const char *n = JS_ToCString(ctx, name);
+            trusted = n && !strcmp(n, "SyntaxError");
+            JS_FreeCString(ctx, n);
+            JS_FreeValue(ctx, name);
+            JS_FreeValue(ctx, e);
+        } else {
+            JS_FreeValue(ctx, v);
+        }
         js_free(ctx, copy);
+        s->uses++;
+        if (!trusted) scratch_drop(s);
+    } else {
+        scratch_drop(s);
     }
-    s->uses++;
-    if (ok != 1) scratch_drop(s);
     return ok;
 }
