@@ -35,8 +35,8 @@ WARN := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wno-unu
 ifdef WERROR
   WARN += -Werror
 endif
-PKG_CFLAGS := $(shell pkg-config --cflags jansson libcurl libseccomp 2>/dev/null)
-PKG_LIBS := $(shell pkg-config --libs jansson libcurl libseccomp 2>/dev/null)
+PKG_CFLAGS := $(shell pkg-config --cflags jansson libcurl libseccomp yaml-0.1 2>/dev/null)
+PKG_LIBS := $(shell pkg-config --libs jansson libcurl libseccomp yaml-0.1 2>/dev/null)
 
 CFLAGS_COMMON := -std=gnu11 -g $(OPT) -fPIC $(SANFLAGS) -D_GNU_SOURCE
 CFLAGS_OURS := $(CFLAGS_COMMON) $(WARN) -Iinclude -Ilib -I$(QJS_DIR) -I$(B)/gen $(PKG_CFLAGS)

@@ -498,6 +498,97 @@ int corral_execute_start(corral_loader *l, const char *code, const corral_provid
  * only; calling it again, or after `done`, is not allowed. */
 void corral_execution_cancel(corral_execution *e, const char *reason);
 
+/* A running program started by corral_execute_start(). */
+typedef struct corral_execution corral_execution;
+
+/* corral_execute(), and *handle (may be NULL) receives the running program
+ * so the host can cancel it. The handle is valid until `done` is called. */
+int corral_execute_start(corral_loader *l, const char *code, const corral_provider *providers,
+                         size_t provider_count, const corral_limits *limits, corral_exec_fn done,
+                         void *userdata, corral_execution **handle);
+
+/* Stops a running program: on the next loop step its sandbox is freed and
+ * `done` reports the error "AbortError: <reason>" (a default reason when
+ * NULL). Tool calls it left running are answered into the void. Loop thread
+ * only; calling it again, or after `done`, is not allowed. */
+void corral_execution_cancel(corral_execution *e, const char *reason);
+
+/* ------------------------------------------------------------------------ */
+/* Code Mode over MCP: upstream servers and OpenAPI specs as tools          */
+/* (docs/mcp.md)                                                            */
+/* ------------------------------------------------------------------------ */
+
+/* A Code Mode service: the tools of upstream MCP servers (or one OpenAPI
+ * API) lent to model-written programs, served as an MCP server (`corral
+ * mcp`) or run one program at a time (`corral exec`). It owns an event loop
+ * that drives the loader, the upstream connections and the MCP clients; the
+ * functions below run on the thread that created it. */
+typedef struct corral_mcp corral_mcp;
+
+typedef struct corral_mcp_options {
+    corral_limits limits;           /* per program (zero fields: the loader's; wall 60 s) */
+    uint64_t call_timeout_ms;       /* one upstream tool call or API request. Default 60000 */
+    long discovery_tokens;          /* when all declarations exceed this many tokens, the
+                                       description lists tool names only and programs get
+                                       codemode.search()/describe(). Default 4000 */
+    const char *description;        /* extra text appended to the tool descriptions, or NULL */
+} corral_mcp_options;
+
+void corral_mcp_options_default(corral_mcp_options *o);
+
+/* A service using loader `l` (which must outlive it). NULL on failure (*err
+ * says why). */
+corral_mcp *corral_mcp_new(corral_loader *l, const corral_mcp_options *opts, corral_error *err);
+/* Stops upstream processes (SIGTERM, then SIGKILL after 500 ms), ends
+ * running programs and frees the service. */
+void corral_mcp_free(corral_mcp *m);
+
+/* Adds an upstream from "NAME=COMMAND" (split as a shell splits words, no
+ * expansion) or "NAME=URL" (streamable HTTP). NAME must be a JavaScript
+ * identifier: it is the program's namespace. Before corral_mcp_start(). */
+int corral_mcp_add_upstream(corral_mcp *m, const char *spec, corral_error *err);
+/* Adds every upstream of an "mcpServers" JSON file (Claude Desktop's and
+ * Cursor's format). */
+int corral_mcp_add_config(corral_mcp *m, const char *path, corral_error *err);
+/* OpenAPI mode instead of upstreams: `spec_path` (JSON or YAML, OpenAPI 3.0
+ * or 3.1), requests confined to `base_url`, `headers` ("Name: value", values
+ * may name host environment variables as ${VAR}) added on the host side
+ * only; their values are redacted from everything a program sees. */
+int corral_mcp_set_openapi(corral_mcp *m, const char *spec_path, const char *base_url,
+                           const char *const *headers, size_t header_count, corral_error *err);
+
+/* Starts the upstreams and waits (at most timeout_ms) until each has listed
+ * its tools. CORRAL_OK when all are ready; otherwise CORRAL_ESTATE and *err
+ * names the first that is not (it keeps being restarted in the background). */
+int corral_mcp_start(corral_mcp *m, uint64_t timeout_ms, corral_error *err);
+
+/* The TypeScript declarations programs are written against (malloc'd; the
+ * caller frees), or NULL when out of memory. */
+char *corral_mcp_types(corral_mcp *m);
+/* The tools the service exposes as MCP Tool objects, as a JSON array
+ * (malloc'd text). */
+char *corral_mcp_tools_json(corral_mcp *m);
+
+/* Runs one program through tool `tool` ("code" in upstream mode; "search"
+ * or "execute" in OpenAPI mode) and waits for it: `done` is called once
+ * before this returns. Returns CORRAL_OK, or a negative status (an unknown
+ * tool: CORRAL_EINVAL) when nothing ran. */
+int corral_mcp_exec(corral_mcp *m, const char *tool, const char *code, corral_exec_fn done,
+                    void *userdata);
+
+/* Serves MCP over newline-delimited JSON-RPC on in_fd/out_fd until in_fd
+ * reaches end of file or corral_mcp_stop(). */
+int corral_mcp_serve_stdio(corral_mcp *m, int in_fd, int out_fd, corral_error *err);
+/* Serves streamable HTTP at http://host:port/mcp (port 0: any free port)
+ * until corral_mcp_stop(). `bearer_token` (may be NULL) is then required on
+ * every request. `listening` (may be NULL) is called with the bound port
+ * once the socket listens. */
+int corral_mcp_serve_http(corral_mcp *m, const char *host, int port, const char *bearer_token,
+                          void (*listening)(int port, void *userdata), void *userdata,
+                          corral_error *err);
+/* Makes a serve function return. Safe from a signal handler. */
+void corral_mcp_stop(corral_mcp *m);
+
 /* Whether `src` compiles as an ES module (nothing runs): 1 yes, 0 no, -1 out
  * of memory. */
 int corral_js_parses(const char *src, size_t len);

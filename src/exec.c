@@ -12,19 +12,22 @@
 #include <string.h>
 
 #include "corral.h"
+#include "cm_cli.h"
 #include "tool.h"
 
 static void exec_usage(FILE *f) {
     fprintf(f,
-            "usage: corral exec [options] (CODE | @FILE | -)\n\n"
-            "Runs one program in a fresh sandbox with no network and prints\n"
-            "{\"result\", \"error\", \"logs\"} as JSON (result absent when the program\n"
-            "returned undefined). Exit 1 when error is set.\n\n"
-            "options:\n"
-            "  --timeout-ms N   wall time (default 60000)\n"
-            "  --cpu-ms N       CPU time (default 30000)\n"
-            "  --memory-mb N    heap (default 128)\n"
-            "  --max-calls N    tool calls (default 10000)\n");
+            "usage: corral exec [options] (CODE | @FILE | -)\n"
+            "       corral exec [options] --types\n\n"
+            "Runs one program in a fresh sandbox with no network, the tools of the given\n"
+            "upstreams (or OpenAPI API) in reach, and prints {\"result\", \"error\", \"logs\"}\n"
+            "as JSON (result absent when the program returned undefined). Exit 1 when\n"
+            "error is set, 2 for usage and start-up errors.\n\n"
+            "options:\n%s"
+            "  --mode search|execute    OpenAPI mode: which tool runs the program (default\n"
+            "                           execute; search has codemode.spec() only)\n"
+            "  --types                  print the TypeScript declarations programs see\n",
+            cm_cli_help);
 }
 
 static char *read_all(FILE *f, size_t max) {
@@ -78,77 +81,96 @@ static void on_exec(const corral_exec_result *r, void *ud) {
 }
 
 int tool_exec(int argc, char **argv) {
-    enum { O_TIMEOUT = 256, O_CPU, O_MEM, O_CALLS, O_HELP };
-    static const struct option opts[] = {
-        {"timeout-ms", required_argument, 0, O_TIMEOUT}, {"cpu-ms", required_argument, 0, O_CPU},
-        {"memory-mb", required_argument, 0, O_MEM},      {"max-calls", required_argument, 0, O_CALLS},
-        {"help", no_argument, 0, O_HELP},                {0, 0, 0, 0}};
-    corral_limits lim;
-    memset(&lim, 0, sizeof lim);
-    int c;
+    enum { O_MODE = CM_OPT_END, O_TYPES, O_HELP };
+    static const struct option opts[] = {CM_CLI_LONG_OPTIONS,
+                                         {"mode", required_argument, 0, O_MODE},
+                                         {"types", no_argument, 0, O_TYPES},
+                                         {"help", no_argument, 0, O_HELP},
+                                         {0, 0, 0, 0}};
+    struct cm_cli o;
+    memset(&o, 0, sizeof o);
+    o.cmd = "exec";
+    const char *mode = NULL;
+    int types = 0, c;
     optind = 1;
-    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "hc:", opts, NULL)) != -1) {
+        int t = cm_cli_take(&o, c, optarg);
+        if (t < 0) return 2;
+        if (t > 0) continue;
         if (c == O_HELP || c == 'h') {
             exec_usage(stdout);
             return 0;
         }
-        if (c == '?') {
-            exec_usage(stderr);
-            return 2;
+        if (c == O_MODE) {
+            if (strcmp(optarg, "search") && strcmp(optarg, "execute")) {
+                fprintf(stderr, "corral exec: --mode is search or execute, got '%s'\n", optarg);
+                return 2;
+            }
+            mode = optarg;
+            continue;
         }
-        char *end;
-        errno = 0;
-        unsigned long long v = strtoull(optarg, &end, 10);
-        if (errno || *end || end == optarg || v == 0) {
-            fprintf(stderr, "corral exec: %s takes a positive whole number, got '%s'\n",
-                    opts[c - O_TIMEOUT].name, optarg);
-            return 2;
+        if (c == O_TYPES) {
+            types = 1;
+            continue;
         }
-        if (c == O_TIMEOUT) lim.wall_ms = v;
-        else if (c == O_CPU) lim.cpu_ms = v;
-        else if (c == O_MEM) lim.memory_bytes = v << 20;
-        else lim.calls = v;
-    }
-    if (optind != argc - 1) {
-        fprintf(stderr, "corral exec: give exactly one program: CODE, @FILE or -\n");
         exec_usage(stderr);
         return 2;
     }
-    const char *arg = argv[optind];
-    char *code;
-    if (strcmp(arg, "-") == 0) {
-        code = read_all(stdin, 64u << 20);
-    } else if (arg[0] == '@') {
-        FILE *f = fopen(arg + 1, "rb");
-        if (!f) {
-            fprintf(stderr, "corral exec: cannot read %s: %s\n", arg + 1, strerror(errno));
+    if (mode && !o.openapi) {
+        fprintf(stderr, "corral exec: --mode applies to --openapi only\n");
+        return 2;
+    }
+    if (types ? optind != argc : optind != argc - 1) {
+        fprintf(stderr, types ? "corral exec: --types takes no program\n"
+                              : "corral exec: give exactly one program: CODE, @FILE or -\n");
+        exec_usage(stderr);
+        return 2;
+    }
+    char *code = NULL;
+    if (!types) {
+        const char *arg = argv[optind];
+        if (strcmp(arg, "-") == 0) {
+            code = read_all(stdin, 64u << 20);
+        } else if (arg[0] == '@') {
+            FILE *f = fopen(arg + 1, "rb");
+            if (!f) {
+                fprintf(stderr, "corral exec: cannot read %s: %s\n", arg + 1, strerror(errno));
+                return 2;
+            }
+            code = read_all(f, 64u << 20);
+            fclose(f);
+        } else {
+            code = strdup(arg);
+        }
+        if (!code) {
+            fprintf(stderr, "corral exec: cannot read the program: %s\n", strerror(errno));
             return 2;
         }
-        code = read_all(f, 64u << 20);
-        fclose(f);
-    } else {
-        code = strdup(arg);
     }
-    if (!code) {
-        fprintf(stderr, "corral exec: cannot read the program: %s\n", strerror(errno));
-        return 2;
-    }
-    corral_error err;
-    corral_loader *l = corral_loader_new(NULL, &err);
-    if (!l) {
+    corral_loader *l;
+    corral_mcp *m = cm_cli_service(&o, &l);
+    if (!m) {
         free(code);
-        fprintf(stderr, "corral exec: %s: %s\n", err.name, err.message);
         return 2;
     }
-    struct exec_state st = {0};
-    int r = corral_execute(l, code, NULL, 0, &lim, on_exec, &st);
+    int status = 0;
+    if (types) {
+        char *decl = corral_mcp_types(m);
+        if (decl) printf("%s\n", decl);
+        else status = 2;
+        free(decl);
+    } else {
+        struct exec_state st = {0};
+        int r = corral_mcp_exec(m, o.openapi ? (mode ? mode : "execute") : "code", code, on_exec, &st);
+        if (r != CORRAL_OK || !st.done) {
+            fprintf(stderr, "corral exec: the program could not be started (status %d)\n", r);
+            status = 2;
+        } else {
+            status = st.failed ? 1 : 0;
+        }
+    }
     free(code);
-    while (r == CORRAL_OK && !st.done && corral_loader_step(l, -1) > 0) {
-    }
+    corral_mcp_free(m);
     corral_loader_free(l);
-    if (r != CORRAL_OK || !st.done) {
-        fprintf(stderr, "corral exec: the program could not be started (status %d)\n", r);
-        return 2;
-    }
-    return st.failed ? 1 : 0;
+    return status;
 }

@@ -14,6 +14,7 @@ static void usage(FILE *f) {
             "commands:\n"
             "  run      run a worker module (corral run --help)\n"
             "  exec     run one Code Mode program, print {result, error, logs} (corral exec --help)\n"
+            "  mcp      a Code Mode MCP server over upstream MCP servers or an OpenAPI spec\n"
             "  doctor   which jail layers this machine allows, each self-tested\n"
             "  version  print the version\n",
             CORRAL_VERSION);
@@ -26,6 +27,7 @@ int main(int argc, char **argv) {
     }
     if (strcmp(argv[1], "run") == 0) return tool_run(argc - 1, argv + 1);
     if (strcmp(argv[1], "exec") == 0) return tool_exec(argc - 1, argv + 1);
+    if (strcmp(argv[1], "mcp") == 0) return tool_mcp(argc - 1, argv + 1);
     if (strcmp(argv[1], "doctor") == 0) return tool_doctor(argc - 1, argv + 1);
     if (strcmp(argv[1], "version") == 0 || strcmp(argv[1], "--version") == 0) {
         printf("corral %s\n", CORRAL_VERSION);

@@ -5,5 +5,6 @@
 int tool_run(int argc, char **argv);
 int tool_exec(int argc, char **argv);
 int tool_doctor(int argc, char **argv);
+int tool_mcp(int argc, char **argv);
 
 #endif

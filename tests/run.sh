@@ -18,7 +18,7 @@ failed=0
 TMP=$(mktemp -d)
 trap 'rm -rf "$TMP"' EXIT
 
-for t in $(find "$B/tests" -type f -perm -u+x -name 'test_*' | sort) $(find tests -name '*.sh' -path '*/cli/*' | sort); do
+for t in $(find "$B/tests" -type f -perm -u+x -name 'test_*' | sort) $(find tests -path tests/mcp/node_modules -prune -o -name '*.sh' -path '*/cli/*' -print | sort) $(ls tests/mcp/e2e.sh 2>/dev/null); do
     out="$TMP/out"
     case "$t" in
         *.sh) sh "$t" "$B" > "$out" 2>&1 ;;
