@@ -58,6 +58,8 @@ TEST_SRCS :=
 BENCH_SRCS :=
 FUZZ_SRCS :=
 CLI_SRCS :=
+# mk/*.mk may add rules of their own; the default goal stays `all`.
+.DEFAULT_GOAL := all
 include $(sort $(wildcard mk/*.mk))
 
 QJS_SRCS := quickjs.c dtoa.c libregexp.c libunicode.c cutils.c

@@ -15,8 +15,8 @@
  * lifecycle state, negotiated protocol version and log level, and calls from
  * different sessions run concurrently.
  *
- * Choices where the specification leaves room (and tests/mcp/test_server.c
- * proves each):
+ * Choices where the specification leaves room (tests/mcp/test_server.c and
+ * test_server_http.c prove each):
  *  - A request other than `initialize` or `ping` before `initialize` is
  *    answered with -32600 (Invalid Request, "server not initialized"); a
  *    second `initialize` on a session also gets -32600.

@@ -145,6 +145,7 @@ void corral_mcp_free(corral_mcp *m) {
      * first so no upstream answer finds a freed run. */
     for (struct run *run = m->runs; run; run = run->next) abandon_pending(run);
     if (m->server) mcp_server_free(m->server);
+    for (size_t i = 0; i < m->n_ups; i++) mcp_upstream_stop_begin(m->ups[i]);
     for (size_t i = 0; i < m->n_ups; i++) mcp_upstream_free(m->ups[i]);
     free(m->ups);
     for (size_t i = 0; i < m->n_specs; i++) mcp_upstream_spec_clear(&m->specs[i]);

@@ -550,6 +550,10 @@ mcp_upstream *mcp_upstream_new(net_reactor *r, const mcp_upstream_spec *spec,
     return u;
 }
 
+void mcp_upstream_stop_begin(mcp_upstream *u) {
+    if (u) mcp_upstream_stdio_signal_stop(u);
+}
+
 void mcp_upstream_free(mcp_upstream *u) {
     if (!u) return;
     u->state = ST_CLOSING;

@@ -86,6 +86,10 @@ mcp_upstream *mcp_upstream_new(net_reactor *r, const mcp_upstream_spec *spec,
  * it, aborts HTTP transfers, and frees the upstream. Must not be called from
  * inside one of this upstream's callbacks. */
 void mcp_upstream_free(mcp_upstream *u);
+/* Starts stopping a stdio child at once (stdin closed, SIGTERM) without
+ * waiting for it; the upstream must then be freed. Lets a host stop many
+ * upstreams in the time of one grace period rather than one each. */
+void mcp_upstream_stop_begin(mcp_upstream *u);
 
 /* Starts the upstream asynchronously (spawn or connect, initialize,
  * notifications/initialized, tools/list). Returns 0, or -1 when it was

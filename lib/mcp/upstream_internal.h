@@ -76,4 +76,8 @@ void mcp_upstream_malformed(mcp_upstream *u, const char *what);
 /* Writes "[NAME] text" and a newline to stderr in one write. */
 void mcp_upstream_log(mcp_upstream *u, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
+/* Closes a stdio child's stdin and sends it SIGTERM without waiting, so
+ * that several upstreams stop in parallel before each is freed. */
+void mcp_upstream_stdio_signal_stop(mcp_upstream *u);
+
 #endif

@@ -144,6 +144,13 @@ static void teardown(mcp_upstream *u, int stop_child, int final) {
     free(s);
 }
 
+void mcp_upstream_stdio_signal_stop(mcp_upstream *u) {
+    struct mcp_stdio *s = u->stdio;
+    if (!s || s->pid <= 0) return;
+    close_fd(u, &s->in_fd);
+    kill(-s->pid, SIGTERM);
+}
+
 static void flush_stderr_line(mcp_upstream *u, struct mcp_stdio *s) {
     size_t n = s->elen;
     if (n && s->ebuf[n - 1] == '\r') n--;

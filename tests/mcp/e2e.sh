@@ -19,6 +19,12 @@ if ! command -v node > /dev/null 2>&1; then
     echo "cases: 0 passed, 1 failed"
     exit 1
 fi
+major=$(node -p 'process.versions.node.split(".")[0]' 2>/dev/null || echo 0)
+if [ "$major" -lt 20 ]; then
+    echo "FAIL tests/mcp: these tests need Node.js 20 or newer (the SDK's HTTP server and the upstreams require it); found $(node --version)"
+    echo "cases: 0 passed, 1 failed"
+    exit 1
+fi
 if [ ! -d "$HERE/node_modules/@modelcontextprotocol/sdk" ]; then
     echo "FAIL tests/mcp: run 'npm ci --prefix tests/mcp' first (scripts/setup.sh does)"
     echo "cases: 0 passed, 1 failed"

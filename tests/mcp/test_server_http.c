@@ -659,7 +659,7 @@ TEST(http_get_stream_heartbeat) {
     hc_send(g, "GET", "/mcp", hdr, NULL);
     CHECK_EQ_INT(hc_head(g, 3000), 200);
     sse_comments = 0;
-    CHECK(hc_event(g, 150) == NULL);
+    CHECK(hc_event(g, 300) == NULL);
     CHECK(sse_comments >= 2);
     hc_close(g);
     hfx_stop(&f);
@@ -963,5 +963,64 @@ TEST(http_listen_errors) {
     CHECK_EQ_INT(mcp_server_serve_http(s, "[::1]", 0, NULL, &port, err, sizeof err) == 0 || port == 0, 1);
     mcp_server_free(s);
     net_reactor_free(r);
+    hfx_stop(&f);
+}
+
+TEST(http_sse_head_and_heartbeats_while_a_call_runs) {
+    struct hfx f;
+    mcp_http_limits lim = {.keepalive_ms = 15};
+    hfx_start_with(&f, NULL, &lim);
+    char sid[64];
+    http_init(&f, sid, sizeof sid);
+    struct hc *c = post(&f, sid, ACCEPT_BOTH, "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"tools/call\",\"params\":{"
+                                              "\"name\":\"later\",\"arguments\":{\"ms\":300}}}");
+    CHECK_EQ_INT(hc_head(c, 200), 200); /* long before the call ends */
+    sse_comments = 0;
+    json_t *r = hc_event(c, 3000);
+    CHECK_EQ_INT(jint(r, "id"), 1);
+    CHECK(sse_comments >= 2);
+    json_decref(r);
+    hc_close(c);
+    hfx_stop(&f);
+}
+
+TEST(http_1_0_and_head_requests) {
+    struct hfx f;
+    hfx_start(&f);
+    struct hc *c = hc_open(&f);
+    char req[512];
+    int n = snprintf(req, sizeof req,
+                     "POST /mcp HTTP/1.0\r\nAccept: application/json\r\nContent-Type: application/json\r\n"
+                     "Content-Length: %zu\r\n\r\n%s",
+                     strlen(INIT_BODY), INIT_BODY);
+    hc_write(c, req, (size_t)n);
+    CHECK_EQ_INT(hc_response(c, 3000), 200);
+    json_t *r = json_loads(c->body, 0, NULL);
+    CHECK_EQ_STR(jstr(r, "result.protocolVersion"), "2025-06-18");
+    json_decref(r);
+    for (int i = 0; i < 100 && !c->eof; i++) hc_fill(c);
+    CHECK(c->eof); /* HTTP/1.0 without keep-alive: closed after the answer */
+    hc_close(c);
+    /* HEAD gets a status and headers but no body. */
+    c = hc_open(&f);
+    hc_write(c, "HEAD /mcp HTTP/1.1\r\nHost: x\r\n\r\nGET /nope HTTP/1.1\r\nHost: x\r\n\r\n", 62);
+    CHECK_EQ_INT(hc_head(c, 3000), 405);
+    c->done = 1; /* no body follows a HEAD answer, whatever Content-Length says */
+    CHECK_EQ_INT(hc_response(c, 3000), 404);
+    hc_close(c);
+    hfx_stop(&f);
+}
+
+TEST(http_tools_changed_without_a_stream_is_dropped) {
+    struct hfx f;
+    hfx_start(&f);
+    char sid[64];
+    http_init(&f, sid, sizeof sid);
+    mcp_server_tools_changed(f.s); /* nowhere to send it: no GET stream */
+    int st;
+    json_t *r = post_json(&f, sid, "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"ping\"}", &st);
+    CHECK_EQ_INT(st, 200);
+    CHECK_EQ_INT(jint(r, "id"), 1);
+    json_decref(r);
     hfx_stop(&f);
 }
