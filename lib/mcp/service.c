@@ -80,6 +80,8 @@ struct corral_mcp {
     int started;
     mcp_openapi *api;
     char *spec_json;                /* the resolved spec as JSON text, once asked for */
+    char *decl_cache;               /* declarations() of the current tool lists, or NULL */
+    int decl_summary;
     mcp_server *server;
     struct run *runs;
     int stop_fd;
@@ -152,6 +154,7 @@ void corral_mcp_free(corral_mcp *m) {
     free(m->specs);
     mcp_openapi_free(m->api);
     free(m->spec_json);
+    free(m->decl_cache);
     free(m->extra);
     if (m->r) net_reactor_free(m->r);
     if (m->stop_fd >= 0) close(m->stop_fd);
@@ -263,6 +266,8 @@ int corral_mcp_set_openapi(corral_mcp *m, const char *spec_path, const char *bas
 
 static void on_tools_changed(mcp_upstream *u, void *ud) {
     corral_mcp *m = ud;
+    free(m->decl_cache);
+    m->decl_cache = NULL;
     if (m->server) mcp_server_tools_changed(m->server);
 }
 
@@ -336,7 +341,7 @@ static json_t *catalog(const corral_mcp *m) {
 
 /* Every upstream's declarations joined by blank lines; *summary set when
  * they exceed the budget (the text is then the namespace summary). */
-static char *declarations(const corral_mcp *m, int *summary) {
+static char *build_declarations(const corral_mcp *m, int *summary) {
     cm_buf b = {0};
     for (size_t i = 0; i < m->n_ups; i++) {
         json_t *map = tool_map_of(m->ups[i]);
@@ -359,6 +364,15 @@ static char *declarations(const corral_mcp *m, int *summary) {
         }
     }
     return all;
+}
+
+/* build_declarations(), kept until a tool list changes: every program
+ * needs to know whether discovery is on, and generating the types of a
+ * large surface costs more than starting the program. */
+static char *declarations(corral_mcp *m, int *summary) {
+    if (!m->decl_cache) m->decl_cache = build_declarations(m, &m->decl_summary);
+    *summary = m->decl_summary;
+    return m->decl_cache ? strdup(m->decl_cache) : NULL;
 }
 
 char *corral_mcp_types(corral_mcp *m) {
@@ -710,8 +724,8 @@ static int run_start(struct run *run, const char *tool, const char *code) {
         snprintf(prelude, len, openapi_prelude, strcmp(tool, "execute") ? "" : openapi_request_js);
     } else {
         int summary = 0;
-        char *d = declarations(m, &summary);
-        free(d);
+        if (!m->decl_cache) free(declarations(m, &summary));
+        summary = m->decl_summary;
         corral_capability *codemode_cap = NULL;
         for (size_t i = 0; i < m->n_ups; i++) {
             corral_capability *c = new_cap(run, m->specs[i].name);
