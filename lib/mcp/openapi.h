@@ -37,8 +37,8 @@
 
 typedef struct mcp_openapi mcp_openapi;
 
-/* Loads SPEC (JSON when its first non-blank character is '{', YAML
- * otherwise; YAML anchors and aliases are expanded with the expansion
+/* Loads SPEC (JSON when its first non-blank character is '{' and it parses
+ * as JSON, YAML otherwise; YAML anchors and aliases are expanded with the expansion
  * bounded by MCP_OPENAPI_MAX_YAML_EXPANSION), checks that it is OpenAPI
  * 3.0.x or 3.1.x with a `paths` object, and checks base_url
  * (http(s)://host[:port][/prefix], no user info, query or fragment).
@@ -114,7 +114,7 @@ typedef void (*mcp_openapi_done_fn)(const mcp_openapi_response *resp, void *ud);
 typedef struct mcp_openapi_req mcp_openapi_req;
 
 /* Starts codemode.request(options). options is the object the sandbox
- * passed: {method, path, query?, body?, headers?, contentType?, rawBody?,
+ * passed (read during the call only, not kept): {method, path, query?, body?, headers?, contentType?, rawBody?,
  * fullResponse?}. method is GET, POST, PUT, PATCH, DELETE, HEAD or OPTIONS;
  * path starts with "/" and is appended to the base URL; query values are
  * strings, numbers or booleans (null skipped, arrays repeat the key); body

@@ -66,6 +66,9 @@ json_t *mcp_openapi_parse(const char *data, size_t len, char *err, size_t errlen
     if (i < len && data[i] == '{') {
         json_error_t je;
         spec = json_loadb(data, len, 0, &je);
+        /* "{openapi: 3.0.0, ...}" is YAML's flow style, not JSON: when JSON
+         * fails, YAML gets a try, but the JSON error is what is reported. */
+        if (!spec) spec = mcp_openapi_yaml_parse(data, len, err, errlen);
         if (!spec) {
             set_err(err, errlen, "OpenAPI spec: invalid JSON at line %d, column %d: %s", je.line,
                     je.column, je.text);

@@ -377,6 +377,10 @@ TEST(spec_refuses_non_openapi) {
     const char *list = "[1, 2]";
     CHECK(!mcp_openapi_parse(list, strlen(list), errbuf, sizeof errbuf));
     CHECK_CONTAINS(errbuf, "top level is not a mapping");
+    const char *flow = "{openapi: 3.0.0, paths: {}}"; /* YAML flow style, not JSON */
+    json_t *fl = mcp_openapi_parse(flow, strlen(flow), errbuf, sizeof errbuf);
+    CHECK(fl != NULL);
+    json_decref(fl);
     const char *num = "openapi: 3.1\npaths: {}\n"; /* unquoted: a YAML number */
     json_t *ok = mcp_openapi_parse(num, strlen(num), errbuf, sizeof errbuf);
     CHECK(ok != NULL);
