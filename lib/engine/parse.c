@@ -10,7 +10,9 @@
  * program at least once. Nothing compiled here ever runs, so no state of
  * one text can reach the next; the runtime is still replaced after a
  * compile that failed with anything but a SyntaxError (QuickJS's cleanup
- * after running out of memory or stack is not to be trusted), after PARSE_REUSE compiles (the atom table only grows),
+ * after running out of memory or stack is not to be trusted), after
+ * PARSE_REUSE compiles (every module compiled stays registered in the
+ * context until it ends, and each compile gets slower as they pile up),
  * and when its heap passes PARSE_RECYCLE_BYTES.
  */
 #include <pthread.h>
@@ -22,7 +24,7 @@
 
 #define PARSE_MEMORY (32u << 20)
 #define PARSE_STACK (256u << 10)
-#define PARSE_REUSE 1000
+#define PARSE_REUSE 32
 #define PARSE_RECYCLE_BYTES (4u << 20)
 
 struct scratch {
