@@ -21,18 +21,11 @@
 #include <strings.h>
 #include <sys/stat.h>
 
+#include "mcp/errbuf.h"
 #include "mcp/upstream.h"
 
 #define MAX_NAME 128
 #define MAX_CONFIG_BYTES (16u * 1024u * 1024u)
-
-static void set_err(char *err, size_t errlen, const char *fmt, ...) {
-    if (!err || !errlen) return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-}
 
 static void free_strv(char **v, size_t n) {
     for (size_t i = 0; i < n; i++) free(v[i]);
@@ -104,7 +97,7 @@ static int shell_split(const char *cmd, char ***argv, size_t *argc, char *err, s
             p++;
         } else if (c == '\\') {
             if (!p[1]) {
-                set_err(err, errlen, "command ends with a lone backslash");
+                mcp_set_err(err, errlen, "command ends with a lone backslash");
                 goto fail;
             }
             /* Backslash-newline is a line continuation: both vanish. */
@@ -113,7 +106,7 @@ static int shell_split(const char *cmd, char ***argv, size_t *argc, char *err, s
         } else if (c == '\'') {
             const char *q = strchr(p + 1, '\'');
             if (!q) {
-                set_err(err, errlen, "unterminated single quote in command (opened at offset %zu)",
+                mcp_set_err(err, errlen, "unterminated single quote in command (opened at offset %zu)",
                         (size_t)(p - cmd));
                 goto fail;
             }
@@ -127,7 +120,7 @@ static int shell_split(const char *cmd, char ***argv, size_t *argc, char *err, s
             w.started = 1;
             for (;;) {
                 if (!*p) {
-                    set_err(err, errlen, "unterminated double quote in command (opened at offset %zu)",
+                    mcp_set_err(err, errlen, "unterminated double quote in command (opened at offset %zu)",
                             open);
                     goto fail;
                 }
@@ -142,7 +135,7 @@ static int shell_split(const char *cmd, char ***argv, size_t *argc, char *err, s
             }
             p++;
         } else if (strchr("|&;<>()", c)) {
-            set_err(err, errlen,
+            mcp_set_err(err, errlen,
                     "unquoted '%c' in command at offset %zu: the command runs directly, not through a "
                     "shell; quote it to pass it as an argument",
                     c, (size_t)(p - cmd));
@@ -154,12 +147,12 @@ static int shell_split(const char *cmd, char ***argv, size_t *argc, char *err, s
     }
     if (word_end(&w, argv, argc) < 0) goto oom;
     if (*argc == 0) {
-        set_err(err, errlen, "empty command");
+        mcp_set_err(err, errlen, "empty command");
         return -1;
     }
     return 0;
 oom:
-    set_err(err, errlen, "out of memory");
+    mcp_set_err(err, errlen, "out of memory");
 fail:
     free(w.p);
     return -1;
@@ -167,16 +160,16 @@ fail:
 
 static int check_name(const char *name, size_t len, char *err, size_t errlen) {
     if (len == 0) {
-        set_err(err, errlen, "empty upstream name");
+        mcp_set_err(err, errlen, "empty upstream name");
         return -1;
     }
     if (len > MAX_NAME) {
-        set_err(err, errlen, "upstream name is %zu bytes long, limit %d", len, MAX_NAME);
+        mcp_set_err(err, errlen, "upstream name is %zu bytes long, limit %d", len, MAX_NAME);
         return -1;
     }
     for (size_t i = 0; i < len; i++) {
         if ((unsigned char)name[i] < 0x20 || name[i] == 0x7f) {
-            set_err(err, errlen, "upstream name contains a control character at offset %zu", i);
+            mcp_set_err(err, errlen, "upstream name contains a control character at offset %zu", i);
             return -1;
         }
     }
@@ -191,12 +184,12 @@ int mcp_upstream_spec_parse(const char *arg, mcp_upstream_spec *out, char *err, 
     memset(out, 0, sizeof *out);
     const char *eq = strchr(arg, '=');
     if (!eq) {
-        set_err(err, errlen, "--upstream \"%s\": expected NAME=COMMAND or NAME=URL", arg);
+        mcp_set_err(err, errlen, "--upstream \"%s\": expected NAME=COMMAND or NAME=URL", arg);
         return -1;
     }
     char msg[256];
     if (check_name(arg, (size_t)(eq - arg), msg, sizeof msg) < 0) {
-        set_err(err, errlen, "--upstream: %s", msg);
+        mcp_set_err(err, errlen, "--upstream: %s", msg);
         return -1;
     }
     out->name = strndup(arg, (size_t)(eq - arg));
@@ -208,7 +201,7 @@ int mcp_upstream_spec_parse(const char *arg, mcp_upstream_spec *out, char *err, 
         while (n && (val[n - 1] == ' ' || val[n - 1] == '\t' || val[n - 1] == '\n')) n--;
         for (size_t i = 0; i < n; i++) {
             if ((unsigned char)val[i] <= 0x20 || val[i] == 0x7f) {
-                set_err(err, errlen, "--upstream %s: URL contains a space or control character", out->name);
+                mcp_set_err(err, errlen, "--upstream %s: URL contains a space or control character", out->name);
                 goto fail;
             }
         }
@@ -217,12 +210,12 @@ int mcp_upstream_spec_parse(const char *arg, mcp_upstream_spec *out, char *err, 
         return 0;
     }
     if (shell_split(val, &out->argv, &out->argc, msg, sizeof msg) < 0) {
-        set_err(err, errlen, "--upstream %s: %s", out->name, msg);
+        mcp_set_err(err, errlen, "--upstream %s: %s", out->name, msg);
         goto fail;
     }
     return 0;
 oom:
-    set_err(err, errlen, "out of memory");
+    mcp_set_err(err, errlen, "out of memory");
 fail:
     mcp_upstream_spec_clear(out);
     return -1;
@@ -234,7 +227,7 @@ fail:
 static int object_pairs(json_t *obj, const char *sep, char ***v, size_t *n, const char *file,
                         const char *server, const char *field, char *err, size_t errlen) {
     if (!json_is_object(obj)) {
-        set_err(err, errlen, "%s: server \"%s\": \"%s\" must be an object of strings", file, server,
+        mcp_set_err(err, errlen, "%s: server \"%s\": \"%s\" must be an object of strings", file, server,
                 field);
         return -1;
     }
@@ -242,17 +235,17 @@ static int object_pairs(json_t *obj, const char *sep, char ***v, size_t *n, cons
     json_t *val;
     json_object_foreach(obj, k, val) {
         if (!json_is_string(val)) {
-            set_err(err, errlen, "%s: server \"%s\": \"%s\".\"%s\" must be a string", file, server,
+            mcp_set_err(err, errlen, "%s: server \"%s\": \"%s\".\"%s\" must be a string", file, server,
                     field, k);
             return -1;
         }
         if (!*k || (sep[0] == '=' && strchr(k, '=')) || (sep[0] == ':' && strpbrk(k, ":\r\n "))) {
-            set_err(err, errlen, "%s: server \"%s\": \"%s\" has an invalid name \"%s\"", file, server,
+            mcp_set_err(err, errlen, "%s: server \"%s\": \"%s\" has an invalid name \"%s\"", file, server,
                     field, k);
             return -1;
         }
         if (sep[0] == ':' && strpbrk(json_string_value(val), "\r\n")) {
-            set_err(err, errlen, "%s: server \"%s\": \"%s\".\"%s\" contains a line break", file,
+            mcp_set_err(err, errlen, "%s: server \"%s\": \"%s\".\"%s\" contains a line break", file,
                     server, field, k);
             return -1;
         }
@@ -265,7 +258,7 @@ static int object_pairs(json_t *obj, const char *sep, char ***v, size_t *n, cons
     }
     return 0;
 oom:
-    set_err(err, errlen, "out of memory");
+    mcp_set_err(err, errlen, "out of memory");
     return -1;
 }
 
@@ -273,11 +266,11 @@ static int load_server(const char *file, const char *name, json_t *e, mcp_upstre
                        char *err, size_t errlen) {
     char msg[256];
     if (check_name(name, strlen(name), msg, sizeof msg) < 0) {
-        set_err(err, errlen, "%s: server \"%s\": %s", file, name, msg);
+        mcp_set_err(err, errlen, "%s: server \"%s\": %s", file, name, msg);
         return -1;
     }
     if (!json_is_object(e)) {
-        set_err(err, errlen, "%s: server \"%s\" must be an object", file, name);
+        mcp_set_err(err, errlen, "%s: server \"%s\" must be an object", file, name);
         return -1;
     }
     s->name = strdup(name);
@@ -289,7 +282,7 @@ static int load_server(const char *file, const char *name, json_t *e, mcp_upstre
     if (type) {
         const char *t = json_string_value(type);
         if (!t) {
-            set_err(err, errlen, "%s: server \"%s\": \"type\" must be a string", file, name);
+            mcp_set_err(err, errlen, "%s: server \"%s\": \"type\" must be a string", file, name);
             return -1;
         }
         if (strcmp(t, "stdio") == 0) want_http = 0;
@@ -297,13 +290,13 @@ static int load_server(const char *file, const char *name, json_t *e, mcp_upstre
                  strcmp(t, "streamableHttp") == 0)
             want_http = 1;
         else if (strcmp(t, "sse") == 0) {
-            set_err(err, errlen,
+            mcp_set_err(err, errlen,
                     "%s: server \"%s\": \"type\": \"sse\" (the old HTTP+SSE transport) is not "
                     "supported; use a streamable HTTP URL",
                     file, name);
             return -1;
         } else {
-            set_err(err, errlen,
+            mcp_set_err(err, errlen,
                     "%s: server \"%s\": unknown \"type\" \"%s\" (expected stdio, http or "
                     "streamable-http)",
                     file, name, t);
@@ -311,28 +304,28 @@ static int load_server(const char *file, const char *name, json_t *e, mcp_upstre
         }
     }
     if (command && url) {
-        set_err(err, errlen, "%s: server \"%s\" has both \"command\" and \"url\"; give one", file, name);
+        mcp_set_err(err, errlen, "%s: server \"%s\" has both \"command\" and \"url\"; give one", file, name);
         return -1;
     }
     if (!command && !url) {
-        set_err(err, errlen, "%s: server \"%s\" needs \"command\" (stdio) or \"url\" (HTTP)", file, name);
+        mcp_set_err(err, errlen, "%s: server \"%s\" needs \"command\" (stdio) or \"url\" (HTTP)", file, name);
         return -1;
     }
     if (url) {
         if (want_http == 0) {
-            set_err(err, errlen, "%s: server \"%s\": \"type\" is \"stdio\" but it has a \"url\"", file,
+            mcp_set_err(err, errlen, "%s: server \"%s\": \"type\" is \"stdio\" but it has a \"url\"", file,
                     name);
             return -1;
         }
         const char *u = json_string_value(url);
         if (!u || !is_http_url(u)) {
-            set_err(err, errlen, "%s: server \"%s\": \"url\" must be a string starting with http:// or https://",
+            mcp_set_err(err, errlen, "%s: server \"%s\": \"url\" must be a string starting with http:// or https://",
                     file, name);
             return -1;
         }
         for (const char *c = u; *c; c++) {
             if ((unsigned char)*c <= 0x20 || *c == 0x7f) {
-                set_err(err, errlen, "%s: server \"%s\": \"url\" contains a space or control character",
+                mcp_set_err(err, errlen, "%s: server \"%s\": \"url\" contains a space or control character",
                         file, name);
                 return -1;
             }
@@ -344,12 +337,12 @@ static int load_server(const char *file, const char *name, json_t *e, mcp_upstre
         return 0;
     }
     if (want_http == 1) {
-        set_err(err, errlen, "%s: server \"%s\": \"type\" is HTTP but it has a \"command\"", file, name);
+        mcp_set_err(err, errlen, "%s: server \"%s\": \"type\" is HTTP but it has a \"command\"", file, name);
         return -1;
     }
     const char *c = json_string_value(command);
     if (!c || !*c) {
-        set_err(err, errlen, "%s: server \"%s\": \"command\" must be a non-empty string", file, name);
+        mcp_set_err(err, errlen, "%s: server \"%s\": \"command\" must be a non-empty string", file, name);
         return -1;
     }
     char *dup = strdup(c);
@@ -359,14 +352,14 @@ static int load_server(const char *file, const char *name, json_t *e, mcp_upstre
     }
     if (args) {
         if (!json_is_array(args)) {
-            set_err(err, errlen, "%s: server \"%s\": \"args\" must be an array of strings", file, name);
+            mcp_set_err(err, errlen, "%s: server \"%s\": \"args\" must be an array of strings", file, name);
             return -1;
         }
         size_t i;
         json_t *a;
         json_array_foreach(args, i, a) {
             if (!json_is_string(a)) {
-                set_err(err, errlen, "%s: server \"%s\": \"args\"[%zu] must be a string", file, name, i);
+                mcp_set_err(err, errlen, "%s: server \"%s\": \"args\"[%zu] must be a string", file, name, i);
                 return -1;
             }
             dup = strdup(json_string_value(a));
@@ -379,7 +372,7 @@ static int load_server(const char *file, const char *name, json_t *e, mcp_upstre
     if (env && object_pairs(env, "=", &s->env, &s->envc, file, name, "env", err, errlen) < 0) return -1;
     return 0;
 oom:
-    set_err(err, errlen, "out of memory");
+    mcp_set_err(err, errlen, "out of memory");
     return -1;
 }
 
@@ -389,37 +382,37 @@ int mcp_config_load(const char *path, mcp_upstream_spec **specs, size_t *count, 
     *count = 0;
     struct stat st;
     if (stat(path, &st) < 0) {
-        set_err(err, errlen, "%s: %s", path, strerror(errno));
+        mcp_set_err(err, errlen, "%s: %s", path, strerror(errno));
         return -1;
     }
     if (S_ISDIR(st.st_mode)) {
-        set_err(err, errlen, "%s: is a directory", path);
+        mcp_set_err(err, errlen, "%s: is a directory", path);
         return -1;
     }
     if ((uint64_t)st.st_size > MAX_CONFIG_BYTES) {
-        set_err(err, errlen, "%s: %lld bytes, limit %u", path, (long long)st.st_size, MAX_CONFIG_BYTES);
+        mcp_set_err(err, errlen, "%s: %lld bytes, limit %u", path, (long long)st.st_size, MAX_CONFIG_BYTES);
         return -1;
     }
     json_error_t je;
     json_t *root = json_load_file(path, JSON_REJECT_DUPLICATES, &je);
     if (!root) {
-        set_err(err, errlen, "%s: line %d column %d: %s", path, je.line, je.column, je.text);
+        mcp_set_err(err, errlen, "%s: line %d column %d: %s", path, je.line, je.column, je.text);
         return -1;
     }
     int rc = -1;
     json_t *servers = json_object_get(root, "mcpServers");
     if (!json_is_object(root) || !servers) {
-        set_err(err, errlen, "%s: expected an object with a \"mcpServers\" field", path);
+        mcp_set_err(err, errlen, "%s: expected an object with a \"mcpServers\" field", path);
         goto out;
     }
     if (!json_is_object(servers)) {
-        set_err(err, errlen, "%s: \"mcpServers\" must be an object of servers", path);
+        mcp_set_err(err, errlen, "%s: \"mcpServers\" must be an object of servers", path);
         goto out;
     }
     size_t n = json_object_size(servers);
     mcp_upstream_spec *v = calloc(n ? n : 1, sizeof *v);
     if (!v) {
-        set_err(err, errlen, "out of memory");
+        mcp_set_err(err, errlen, "out of memory");
         goto out;
     }
     size_t i = 0;

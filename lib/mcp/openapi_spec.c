@@ -26,17 +26,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "mcp/errbuf.h"
 #include "mcp/openapi_internal.h"
-
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static void set_err(char *err, size_t errlen, const char *fmt, ...) {
-    if (!err || !errlen) return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-}
 
 /* ---- the spec ------------------------------------------------------------ */
 
@@ -55,7 +46,7 @@ static int version_ok(const json_t *v) {
 
 json_t *mcp_openapi_parse(const char *data, size_t len, char *err, size_t errlen) {
     if (len > MCP_OPENAPI_MAX_SPEC_BYTES) {
-        set_err(err, errlen, "OpenAPI spec: %zu bytes, more than the limit of %zu", len,
+        mcp_set_err(err, errlen, "OpenAPI spec: %zu bytes, more than the limit of %zu", len,
                 (size_t)MCP_OPENAPI_MAX_SPEC_BYTES);
         return NULL;
     }
@@ -70,7 +61,7 @@ json_t *mcp_openapi_parse(const char *data, size_t len, char *err, size_t errlen
          * fails, YAML gets a try, but the JSON error is what is reported. */
         if (!spec) spec = mcp_openapi_yaml_parse(data, len, err, errlen);
         if (!spec) {
-            set_err(err, errlen, "OpenAPI spec: invalid JSON at line %d, column %d: %s", je.line,
+            mcp_set_err(err, errlen, "OpenAPI spec: invalid JSON at line %d, column %d: %s", je.line,
                     je.column, je.text);
             return NULL;
         }
@@ -91,7 +82,7 @@ json_t *mcp_openapi_parse(const char *data, size_t len, char *err, size_t errlen
             problem = "OpenAPI spec: no \"openapi\" field (is this an OpenAPI document?)";
         } else if (!version_ok(v)) {
             char *shown = json_dumps(v, JSON_ENCODE_ANY);
-            set_err(err, errlen, "OpenAPI spec: \"openapi\" is %.60s; version 3.0.x or 3.1.x is needed",
+            mcp_set_err(err, errlen, "OpenAPI spec: \"openapi\" is %.60s; version 3.0.x or 3.1.x is needed",
                     shown ? shown : "?");
             free(shown);
             json_decref(spec);
@@ -101,7 +92,7 @@ json_t *mcp_openapi_parse(const char *data, size_t len, char *err, size_t errlen
         }
     }
     if (problem) {
-        set_err(err, errlen, "%s", problem);
+        mcp_set_err(err, errlen, "%s", problem);
         json_decref(spec);
         return NULL;
     }
@@ -111,17 +102,17 @@ json_t *mcp_openapi_parse(const char *data, size_t len, char *err, size_t errlen
 static char *read_spec(const char *path, size_t *len, char *err, size_t errlen) {
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0) {
-        set_err(err, errlen, "OpenAPI spec: cannot open %s: %s", path, strerror(errno));
+        mcp_set_err(err, errlen, "OpenAPI spec: cannot open %s: %s", path, strerror(errno));
         return NULL;
     }
     struct stat st;
     if (fstat(fd, &st) == 0 && S_ISDIR(st.st_mode)) {
-        set_err(err, errlen, "OpenAPI spec: %s is a directory", path);
+        mcp_set_err(err, errlen, "OpenAPI spec: %s is a directory", path);
         close(fd);
         return NULL;
     }
     if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && (size_t)st.st_size > MCP_OPENAPI_MAX_SPEC_BYTES) {
-        set_err(err, errlen, "OpenAPI spec: %s is %lld bytes, more than the limit of %zu", path,
+        mcp_set_err(err, errlen, "OpenAPI spec: %s is %lld bytes, more than the limit of %zu", path,
                 (long long)st.st_size, (size_t)MCP_OPENAPI_MAX_SPEC_BYTES);
         close(fd);
         return NULL;
@@ -131,7 +122,7 @@ static char *read_spec(const char *path, size_t *len, char *err, size_t errlen) 
     while (buf) {
         if (n == cap) {
             if (cap > MCP_OPENAPI_MAX_SPEC_BYTES) {
-                set_err(err, errlen, "OpenAPI spec: %s is more than the limit of %zu bytes", path,
+                mcp_set_err(err, errlen, "OpenAPI spec: %s is more than the limit of %zu bytes", path,
                         (size_t)MCP_OPENAPI_MAX_SPEC_BYTES);
                 free(buf);
                 close(fd);
@@ -145,7 +136,7 @@ static char *read_spec(const char *path, size_t *len, char *err, size_t errlen) 
         ssize_t r = read(fd, buf + n, cap - n);
         if (r < 0 && errno == EINTR) continue;
         if (r < 0) {
-            set_err(err, errlen, "OpenAPI spec: cannot read %s: %s", path, strerror(errno));
+            mcp_set_err(err, errlen, "OpenAPI spec: cannot read %s: %s", path, strerror(errno));
             free(buf);
             close(fd);
             return NULL;
@@ -159,7 +150,7 @@ static char *read_spec(const char *path, size_t *len, char *err, size_t errlen) 
     }
     free(buf);
     close(fd);
-    set_err(err, errlen, "OpenAPI spec: out of memory reading %s", path);
+    mcp_set_err(err, errlen, "OpenAPI spec: out of memory reading %s", path);
     return NULL;
 }
 
@@ -168,20 +159,20 @@ static char *read_spec(const char *path, size_t *len, char *err, size_t errlen) 
 static int parse_base(mcp_openapi *o, const char *url, char *err, size_t errlen) {
     size_t slen;
     if (!url) {
-        set_err(err, errlen, "base URL: missing (--base-url http(s)://host[:port][/prefix])");
+        mcp_set_err(err, errlen, "base URL: missing (--base-url http(s)://host[:port][/prefix])");
         return -1;
     }
     if (strncasecmp(url, "http://", 7) == 0) slen = 4;
     else if (strncasecmp(url, "https://", 8) == 0) slen = 5;
     else {
-        set_err(err, errlen, "base URL \"%.200s\": must start with http:// or https://", url);
+        mcp_set_err(err, errlen, "base URL \"%.200s\": must start with http:// or https://", url);
         return -1;
     }
     const char *auth = url + slen + 3;
     size_t alen = strcspn(auth, "/?#");
     const char *path = auth + alen;
     if (memchr(auth, '@', alen)) {
-        set_err(err, errlen, "base URL \"%.200s\": user info (user:password@) is not allowed; "
+        mcp_set_err(err, errlen, "base URL \"%.200s\": user info (user:password@) is not allowed; "
                 "pass credentials with --header", url);
         return -1;
     }
@@ -198,7 +189,7 @@ static int parse_base(mcp_openapi *o, const char *url, char *err, size_t errlen)
             hlen++;
     }
     if (!hlen || hlen > 253) {
-        set_err(err, errlen, "base URL \"%.200s\": the host is missing or not valid", url);
+        mcp_set_err(err, errlen, "base URL \"%.200s\": the host is missing or not valid", url);
         return -1;
     }
     if (hlen < alen) {
@@ -211,17 +202,17 @@ static int parse_base(mcp_openapi *o, const char *url, char *err, size_t errlen)
             else port = port * 10 + (p[i] - '0');
         }
         if (!ok || port < 1 || port > 65535) {
-            set_err(err, errlen, "base URL \"%.200s\": the port is not valid (1-65535)", url);
+            mcp_set_err(err, errlen, "base URL \"%.200s\": the port is not valid (1-65535)", url);
             return -1;
         }
     }
     for (const char *c = path; *c; c++) {
         if (*c == '?' || *c == '#') {
-            set_err(err, errlen, "base URL \"%.200s\": a query or fragment is not allowed", url);
+            mcp_set_err(err, errlen, "base URL \"%.200s\": a query or fragment is not allowed", url);
             return -1;
         }
         if ((unsigned char)*c <= 0x20 || *c == 0x7f || *c == '\\') {
-            set_err(err, errlen, "base URL \"%.200s\": the path holds a space, a control character "
+            mcp_set_err(err, errlen, "base URL \"%.200s\": the path holds a space, a control character "
                     "or a backslash", url);
             return -1;
         }
@@ -233,7 +224,7 @@ static int parse_base(mcp_openapi *o, const char *url, char *err, size_t errlen)
         while (j < plen && path[j] != '/') j++;
         size_t seg = j - i - 1;
         if ((seg == 1 && path[i + 1] == '.') || (seg == 2 && path[i + 1] == '.' && path[i + 2] == '.')) {
-            set_err(err, errlen, "base URL \"%.200s\": \".\" and \"..\" segments are not allowed", url);
+            mcp_set_err(err, errlen, "base URL \"%.200s\": \".\" and \"..\" segments are not allowed", url);
             return -1;
         }
         i = j;
@@ -242,7 +233,7 @@ static int parse_base(mcp_openapi *o, const char *url, char *err, size_t errlen)
     o->prefix = strndup(path, plen);
     o->base = malloc(slen + 3 + alen + plen + 1);
     if (!o->origin || !o->prefix || !o->base) {
-        set_err(err, errlen, "out of memory");
+        mcp_set_err(err, errlen, "out of memory");
         return -1;
     }
     memcpy(o->origin, url, slen + 3 + alen);
@@ -273,7 +264,7 @@ static char *expand(const char *name, const char *v, char *err, size_t errlen) {
             for (size_t i = 0; ok && i < vlen; i++)
                 if (!isalnum((unsigned char)v[2 + i]) && v[2 + i] != '_') ok = 0;
             if (!ok) {
-                set_err(err, errlen, "--header \"%.100s\": malformed ${...} (expected ${NAME} "
+                mcp_set_err(err, errlen, "--header \"%.100s\": malformed ${...} (expected ${NAME} "
                         "with letters, digits and _)", name);
                 free(out);
                 return NULL;
@@ -282,7 +273,7 @@ static char *expand(const char *name, const char *v, char *err, size_t errlen) {
             snprintf(var, sizeof var, "%.*s", (int)(vlen < 255 ? vlen : 255), v + 2);
             add = getenv(var);
             if (!add) {
-                set_err(err, errlen, "--header \"%.100s\": environment variable %s is not set",
+                mcp_set_err(err, errlen, "--header \"%.100s\": environment variable %s is not set",
                         name, var);
                 free(out);
                 return NULL;
@@ -306,7 +297,7 @@ static char *expand(const char *name, const char *v, char *err, size_t errlen) {
         n += alen;
     }
     if (!out) {
-        set_err(err, errlen, "out of memory");
+        mcp_set_err(err, errlen, "out of memory");
         return NULL;
     }
     out[n] = 0;
@@ -379,7 +370,7 @@ static int parse_headers(mcp_openapi *o, const char *const *headers, size_t n, c
                          size_t errlen) {
     o->headers = calloc(n ? n : 1, sizeof *o->headers);
     if (!o->headers) {
-        set_err(err, errlen, "out of memory");
+        mcp_set_err(err, errlen, "out of memory");
         return -1;
     }
     for (size_t i = 0; i < n; i++) {
@@ -390,12 +381,12 @@ static int parse_headers(mcp_openapi *o, const char *const *headers, size_t n, c
         for (size_t k = 0; ok && k < nlen; k++)
             if (!is_tchar((unsigned char)h[k])) ok = 0;
         if (!ok) {
-            set_err(err, errlen, "--header \"%.100s\": expected \"Name: value\" with a valid name", h);
+            mcp_set_err(err, errlen, "--header \"%.100s\": expected \"Name: value\" with a valid name", h);
             return -1;
         }
         char *name = strndup(h, nlen);
         if (!name) {
-            set_err(err, errlen, "out of memory");
+            mcp_set_err(err, errlen, "out of memory");
             return -1;
         }
         o->headers[o->n_headers].name = name;
@@ -410,7 +401,7 @@ static int parse_headers(mcp_openapi *o, const char *const *headers, size_t n, c
         for (size_t k = 0; k < vlen; k++) {
             unsigned char c = (unsigned char)value[k];
             if ((c < 0x20 && c != '\t') || c == 0x7f) {
-                set_err(err, errlen, "--header \"%s\": the value holds a control character "
+                mcp_set_err(err, errlen, "--header \"%s\": the value holds a control character "
                         "(line break?)", name);
                 return -1;
             }
@@ -426,7 +417,7 @@ static int parse_headers(mcp_openapi *o, const char *const *headers, size_t n, c
     }
     return 0;
 oom:
-    set_err(err, errlen, "out of memory");
+    mcp_set_err(err, errlen, "out of memory");
     return -1;
 }
 
@@ -447,7 +438,7 @@ mcp_openapi *mcp_openapi_new_from_memory(const char *data, size_t len, const cha
                                          char *err, size_t errlen) {
     mcp_openapi *o = calloc(1, sizeof *o);
     if (!o) {
-        set_err(err, errlen, "out of memory");
+        mcp_set_err(err, errlen, "out of memory");
         return NULL;
     }
     mcp_openapi_limits_default(&o->lim);
@@ -589,7 +580,7 @@ static int charge(struct rctx *c, size_t bytes) {
     c->used += bytes;
     if (c->used > c->max && !c->failed) {
         c->failed = 1;
-        set_err(c->err, c->errlen, "OpenAPI spec: the resolved spec is larger than %zu bytes "
+        mcp_set_err(c->err, c->errlen, "OpenAPI spec: the resolved spec is larger than %zu bytes "
                 "(limit on the resolved spec's size)", c->max);
     }
     return c->failed ? -1 : 0;
@@ -602,7 +593,7 @@ static json_t *rcopy(struct rctx *c, const json_t *v, int raw, int *omit) {
     if (c->failed) return NULL;
     if (++c->depth > MCP_OPENAPI_MAX_DEPTH) {
         c->failed = 1;
-        set_err(c->err, c->errlen, "OpenAPI spec: the resolved spec nests deeper than %d levels",
+        mcp_set_err(c->err, c->errlen, "OpenAPI spec: the resolved spec nests deeper than %d levels",
                 MCP_OPENAPI_MAX_DEPTH);
         c->depth--;
         return NULL;
@@ -701,7 +692,7 @@ done:
     c->depth--;
     if (!out && !*omit && !c->failed) {
         c->failed = 1;
-        set_err(c->err, c->errlen, "OpenAPI spec: out of memory resolving $refs");
+        mcp_set_err(c->err, c->errlen, "OpenAPI spec: out of memory resolving $refs");
     }
     if (c->failed) {
         json_decref(out);

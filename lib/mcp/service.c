@@ -483,6 +483,20 @@ static json_t *call_arguments(corral_call *call, char *why, size_t whylen) {
     return out;
 }
 
+/* Completes a program's tool call with a JSON value (NULL: undefined is
+ * not meant here, so it is the out-of-memory case). */
+static void answer_json(corral_call *call, const json_t *v, const char *what) {
+    char *text = v ? json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY) : NULL;
+    if (text) {
+        corral_call_return_json(call, text, strlen(text));
+    } else {
+        char msg[160];
+        snprintf(msg, sizeof msg, "Out of memory reading %s.", what);
+        corral_call_throw(call, "Error", msg);
+    }
+    free(text);
+}
+
 static void upstream_done(json_t *result, const char *error, void *ud) {
     struct pending *p = ud;
     p->ureq = NULL;
@@ -495,10 +509,7 @@ static void upstream_done(json_t *result, const char *error, void *ud) {
             corral_call_throw(p->call, "Error", tool_error);
             free(tool_error);
         } else {
-            char *text = v ? json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY) : NULL;
-            if (text) corral_call_return_json(p->call, text, strlen(text));
-            else corral_call_throw(p->call, "Error", "Out of memory reading the tool's result.");
-            free(text);
+            answer_json(p->call, v, "the tool's result");
         }
         json_decref(v);
     }
@@ -542,10 +553,7 @@ static void call_discovery(corral_call *call, void *ud) {
     json_t *cat = catalog(m);
     json_t *res = !strcmp(corral_call_method(call), "search") ? cm_search(cat, q ? q : "")
                                                                : cm_describe(cat, q ? q : "");
-    char *text = res ? json_dumps(res, JSON_COMPACT) : NULL;
-    if (text) corral_call_return_json(call, text, strlen(text));
-    else corral_call_throw(call, "Error", "Out of memory searching the tools.");
-    free(text);
+    answer_json(call, res, "the tool catalogue");
     json_decref(res);
     json_decref(cat);
     json_decref(args);
@@ -594,10 +602,7 @@ static void openapi_done(const mcp_openapi_response *resp, void *ud) {
     if (env && resp->ok && resp->value && json_is_object(resp->value) &&
         json_object_get(resp->value, "status") && json_object_get(resp->value, "body"))
         json_object_set_new(env, "full", json_true());
-    char *text = env ? json_dumps(env, JSON_COMPACT) : NULL;
-    if (text) corral_call_return_json(p->call, text, strlen(text));
-    else corral_call_throw(p->call, "Error", "Out of memory reading the response.");
-    free(text);
+    answer_json(p->call, env, "the response");
     json_decref(env);
     pending_unlink(p);
 }
