@@ -93,6 +93,35 @@ void corral_limits_default(corral_limits *l);
 
 typedef struct corral_loader corral_loader;
 
+/* Where a loader's sandboxes run (docs/jail.md has what each protects
+ * against and what it costs). In every jailed mode a sandbox lives in a
+ * worker process that has put the whole jail (namespaces, empty root,
+ * rlimits, no_new_privs, no capabilities, a seccomp allow-list) around
+ * itself before running a byte of sandbox code; everything between it and
+ * the host crosses one socket in the wire format, and the host treats
+ * every byte from it as hostile. A worker that dies ends the sandboxes it
+ * held with SandboxCrashedError (outcome CORRAL_OUTCOME_CRASHED); code that
+ * runs past its CPU limit without ever yielding to the engine is stopped by
+ * killing its worker (CpuLimitError). */
+typedef enum corral_isolation {
+    CORRAL_ISOLATION_DEFAULT = 0,   /* inline in this build */
+    /* In this process: no second boundary under the engine. The weaker
+     * choice, for embedders that ask for it explicitly and for tests. */
+    CORRAL_ISOLATION_INLINE,
+    /* A pool of long-lived jailed workers shared by every sandbox, each
+     * sandbox still in a fresh QuickJS runtime. */
+    CORRAL_ISOLATION_POOL,
+    /* Workers keyed by the code's tenant (corral_code_set_tenant, WorkerCode
+     * "tenant"): two tenants never share an address space. */
+    CORRAL_ISOLATION_TENANT,
+    /* A fresh worker for every sandbox, ended with it: for the most hostile
+     * code; costs a jailed process start per sandbox. */
+    CORRAL_ISOLATION_PROCESS,
+} corral_isolation;
+
+/* "inline", "pool", "tenant", "process"; -1 for anything else. */
+int corral_isolation_parse(const char *name);
+
 typedef struct corral_options {
     corral_limits limits;       /* loader-wide defaults; zero fields take built-in defaults */
     size_t cache_capacity;      /* workers kept by corral_get() ids; LRU beyond. Default 1024 */
@@ -102,6 +131,16 @@ typedef struct corral_options {
      * thread, so a cold load does not wait for QuickJS to set up a runtime.
      * Each is still used once. Default 4; 0 = no helper thread. */
     size_t prewarm_sandboxes;
+    /* Where sandboxes run (corral_isolation below). Default (0): inline in
+     * this build, while the jailed modes are new; `corral` commands take
+     * --isolation. */
+    corral_isolation isolation;
+    /* Jailed modes: worker processes in the pool (and per tenant key);
+     * 0 = the number of online CPUs. */
+    size_t isolation_workers;
+    /* Jailed modes: a pooled worker is replaced after running this many
+     * sandboxes; 0 = 1000. */
+    uint64_t isolation_worker_sandboxes;
 } corral_options;
 
 void corral_options_default(corral_options *o);
@@ -223,6 +262,10 @@ int corral_code_bind_capability(corral_code *c, const char *name, corral_capabil
 int corral_code_bind_loader(corral_code *c, const char *name);
 void corral_code_set_outbound(corral_code *c, corral_outbound mode);
 void corral_code_set_limits(corral_code *c, const corral_limits *limits);
+/* The tenant key (a corral extension, WorkerCode "tenant"): under
+ * CORRAL_ISOLATION_TENANT, code of different tenants never shares a worker
+ * process. NULL clears it. */
+int corral_code_set_tenant(corral_code *c, const char *tenant);
 
 /* ------------------------------------------------------------------------ */
 /* Workers                                                                  */
@@ -273,10 +316,11 @@ typedef enum corral_outcome {
     CORRAL_OUTCOME_EXCEEDED_LIMIT,      /* a size, call or subrequest limit */
     CORRAL_OUTCOME_CANCELED,
     CORRAL_OUTCOME_INTERNAL,            /* a fault inside corral; see the message */
+    CORRAL_OUTCOME_CRASHED,             /* the sandbox's worker process died (SandboxCrashedError) */
 } corral_outcome;
 
 /* "ok", "exception", "exceededCpu", "exceededMemory", "exceededWall",
- * "exceededLimit", "canceled", "internal". */
+ * "exceededLimit", "canceled", "internal", "crashed". */
 const char *corral_outcome_name(corral_outcome o);
 
 typedef enum corral_log_level {
@@ -482,21 +526,6 @@ typedef void (*corral_exec_fn)(const corral_exec_result *r, void *userdata);
 int corral_execute(corral_loader *l, const char *code, const corral_provider *providers,
                    size_t provider_count, const corral_limits *limits, corral_exec_fn done,
                    void *userdata);
-
-/* A running program started by corral_execute_start(). */
-typedef struct corral_execution corral_execution;
-
-/* corral_execute(), and *handle (may be NULL) receives the running program
- * so the host can cancel it. The handle is valid until `done` is called. */
-int corral_execute_start(corral_loader *l, const char *code, const corral_provider *providers,
-                         size_t provider_count, const corral_limits *limits, corral_exec_fn done,
-                         void *userdata, corral_execution **handle);
-
-/* Stops a running program: on the next loop step its sandbox is freed and
- * `done` reports the error "AbortError: <reason>" (a default reason when
- * NULL). Tool calls it left running are answered into the void. Loop thread
- * only; calling it again, or after `done`, is not allowed. */
-void corral_execution_cancel(corral_execution *e, const char *reason);
 
 /* A running program started by corral_execute_start(). */
 typedef struct corral_execution corral_execution;

@@ -1,1 +1,1 @@
-BENCH_SRCS += bench/bench_loader.c bench/bench_codemode.c
+BENCH_SRCS += bench/bench_loader.c bench/bench_codemode.c bench/bench_isolation.c

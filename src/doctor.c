@@ -64,7 +64,7 @@ int tool_doctor(int argc, char **argv) {
         printf("The minimum jail (seccomp, no-new-privs, rlimits) does NOT work on this machine: jailed\n"
                "workers refuse to start here, and only the engine's own limits would stand between\n"
                "sandboxed code and this machine.\n");
-    printf("This build still runs sandboxes inside the corral process; they move into jailed\n"
-           "workers with the supervisor of issue #3.\n");
+    printf("Sandboxes run in such workers with --isolation pool, tenant or process; this\n"
+           "build's default is still inline (inside the corral process).\n");
     return minimum ? 0 : 1;
 }

@@ -48,7 +48,12 @@ static void run_usage(FILE *f) {
             "  --allow-net[=HOST,...]    lend the network: HTTP and HTTPS to these hosts\n"
             "                            (HOST or HOST:PORT; no list = any host); every\n"
             "                            redirect hop is checked again (docs/network.md)\n"
-            "  --compatibility-date D    default: the newest date this build supports\n");
+            "  --compatibility-date D    default: the newest date this build supports\n"
+            "  --isolation MODE          where sandboxes run: inline (this process, the\n"
+            "                            default), pool, tenant or process (jailed worker\n"
+            "                            processes; docs/jail.md)\n"
+            "  --tenant KEY              the code's tenant key (--isolation tenant keeps\n"
+            "                            tenants in separate worker processes)\n");
 }
 
 struct buf {
@@ -238,7 +243,7 @@ static int parse_u64(const char *s, uint64_t *out) {
 
 int tool_run(int argc, char **argv) {
     enum { O_REQUEST = 256, O_HEADER, O_DATA, O_CALL, O_ARGS, O_ENTRY, O_JSON, O_CPU, O_WALL,
-           O_MEM, O_VAR, O_NET, O_LOADER, O_DATE, O_HELP };
+           O_MEM, O_VAR, O_NET, O_LOADER, O_DATE, O_ISOLATION, O_TENANT, O_HELP };
     static const struct option opts[] = {
         {"request", required_argument, 0, O_REQUEST}, {"header", required_argument, 0, O_HEADER},
         {"data", required_argument, 0, O_DATA},       {"call", required_argument, 0, O_CALL},
@@ -247,9 +252,11 @@ int tool_run(int argc, char **argv) {
         {"wall-ms", required_argument, 0, O_WALL},    {"memory-mb", required_argument, 0, O_MEM},
         {"var", required_argument, 0, O_VAR},         {"allow-net", optional_argument, 0, O_NET},
         {"loader", required_argument, 0, O_LOADER},   {"compatibility-date", required_argument, 0, O_DATE},
+        {"isolation", required_argument, 0, O_ISOLATION},
+        {"tenant", required_argument, 0, O_TENANT},
         {"help", no_argument, 0, O_HELP},             {0, 0, 0, 0}};
     const char *request = "GET /", *data = NULL, *call = NULL, *args = "[]", *entry = NULL;
-    const char *config = NULL, *date = NULL, *loader_name = NULL;
+    const char *config = NULL, *date = NULL, *loader_name = NULL, *tenant = NULL;
     const char *headers[64];
     size_t nheaders = 0;
     json_t *vars = json_object();
@@ -309,6 +316,19 @@ int tool_run(int argc, char **argv) {
             break;
         case O_LOADER: loader_name = optarg; break;
         case O_DATE: date = optarg; break;
+        case O_ISOLATION: {
+            int mode = corral_isolation_parse(optarg);
+            if (mode < 0) {
+                fprintf(stderr,
+                        "corral run: --isolation takes inline, pool, tenant or process, got '%s'\n",
+                        optarg);
+                json_decref(vars);
+                return 2;
+            }
+            lo.isolation = (corral_isolation)mode;
+            break;
+        }
+        case O_TENANT: tenant = optarg; break;
         case O_HELP:
         case 'h': run_usage(stdout); json_decref(vars); return 0;
         default: run_usage(stderr); json_decref(vars); return 2;
@@ -407,6 +427,7 @@ int tool_run(int argc, char **argv) {
     json_decref(vars);
     json_decref(cfg);
     corral_code_set_limits(code, &code_limits);
+    if (tenant) corral_code_set_tenant(code, tenant);
 
     corral_loader *l = corral_loader_new(&lo, &err);
     if (!l) {

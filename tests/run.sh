@@ -8,7 +8,18 @@
 #   // args: --call greet --args ["x"]     extra `corral run` options
 #   // exit: 1                             the expected exit status (default 0)
 # NAME.expected holds stdout; after a line "--- stderr" it holds stderr.
+#
+# The .js cases run once per isolation mode: in-process (the default) and
+# then in each of ISOLATION_MODES (default "pool process": jailed worker
+# processes, docs/jail.md), expecting the same output. Under VALGRIND the
+# default is none: valgrind's own system calls inside a worker would meet
+# the worker's seccomp filter.
 set -u
+if [ -n "${VALGRIND:-}" ]; then
+    ISOLATION_MODES=${ISOLATION_MODES-}
+else
+    ISOLATION_MODES=${ISOLATION_MODES-pool process}
+fi
 VALGRIND=${VALGRIND:-}
 B=${1:-build/release}
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -42,10 +53,13 @@ for t in $(find "$B/tests" -type f -perm -u+x -name 'test_*' | sort) $(find test
     fi
 done
 
+for mode in default $ISOLATION_MODES; do
+iso=""
+[ "$mode" = default ] || iso="--isolation $mode"
 for js in $(find tests/js -name '*.js' | sort); do
     exp="${js%.js}.expected"
     [ -f "$exp" ] || continue
-    args=$(sed -n '1,5s|^// args: ||p' "$js" | head -1)
+    args="$iso $(sed -n '1,5s|^// args: ||p' "$js" | head -1)"
     want_exit=$(sed -n '1,5s|^// exit: ||p' "$js" | head -1)
     [ -n "$want_exit" ] || want_exit=0
     # shellcheck disable=SC2086
@@ -64,11 +78,12 @@ for js in $(find tests/js -name '*.js' | sort); do
         passed=$((passed + 1))
     else
         failed=$((failed + 1))
-        echo "FAIL $js (exit $status, want $want_exit)"
+        echo "FAIL $js [isolation $mode] (exit $status, want $want_exit)"
         diff "$TMP/want_out" "$TMP/stdout" | head -20
         diff "$TMP/want_err" "$TMP/got_err" | head -20
         [ -s "$TMP/stderr" ] && ! grep -q '^--- stderr$' "$exp" && head -5 "$TMP/stderr"
     fi
+done
 done
 
 echo "$passed passed, $failed failed"

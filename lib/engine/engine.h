@@ -30,6 +30,10 @@ enum sandbox_kill {
     SANDBOX_KILL_MEMORY,
     SANDBOX_KILL_WALL,
     SANDBOX_KILL_DISCARDED,
+    /* The jailed worker process holding the sandbox died, or was ended for
+     * breaking the supervisor's protocol (lib/jail/supervisor.h). Never set
+     * by the engine itself. */
+    SANDBOX_KILL_CRASHED,
 };
 
 struct engine_host {

@@ -51,6 +51,10 @@ int corral_code_set_main_module(corral_code *c, const char *name) {
     return set_str(&c->wc->main_module, name);
 }
 
+int corral_code_set_tenant(corral_code *c, const char *tenant) {
+    return set_str(&c->wc->tenant, tenant);
+}
+
 int corral_code_add_module(corral_code *c, const char *name, corral_module_type type,
                            const void *source, size_t len) {
     if (!name || (!source && len)) return CORRAL_EINVAL;

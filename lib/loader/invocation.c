@@ -52,8 +52,9 @@ void corral_options_default(corral_options *o) {
 
 const char *corral_outcome_name(corral_outcome o) {
     static const char *names[] = {"ok", "exception", "exceededCpu", "exceededMemory",
-                                  "exceededWall", "exceededLimit", "canceled", "internal"};
-    return (unsigned)o < 8 ? names[o] : "internal";
+                                  "exceededWall", "exceededLimit", "canceled", "internal",
+                                  "crashed"};
+    return (unsigned)o < 9 ? names[o] : "internal";
 }
 
 const char *corral_log_level_name(corral_log_level l) {

@@ -20,6 +20,8 @@
 #include "engine/workercode.h"
 
 struct worker;
+struct jail_sandbox;
+struct jail_supervisor;
 
 /* idmap.c: nonzero ids to pointers. */
 struct idmap {
@@ -91,7 +93,8 @@ struct worker {
     struct workercode *code;
     enum worker_state state;
     corral_error fail;
-    struct sandbox *sb;
+    struct sandbox *sb;             /* in this process (inline), or */
+    struct jail_sandbox *rsb;       /* in a jailed worker process (box.c) */
     int sb_escaped;                 /* sb was escaped by the watchdog: abandon, never free */
     uint32_t gen;
     int is_dynamic;
@@ -240,6 +243,7 @@ struct corral_loader {
     _Atomic uint64_t wd_deadline_ns;/* its CPU deadline on the loop thread's clock */
     uint64_t escaped_sandboxes;
     struct prewarm *prewarm;        /* prewarm.c, once started */
+    struct jail_supervisor *sup;    /* box.c: the jailed workers, unless inline */
 };
 
 
@@ -290,6 +294,38 @@ int ld_thread_start(pthread_t *thread, void *(*fn)(void *), void *arg);
 struct sandbox *ld_prewarm_take(corral_loader *l);
 void ld_prewarm_retire(corral_loader *l, struct sandbox *sb);
 void ld_prewarm_stop(corral_loader *l);
+
+/* box.c: a worker's sandbox, in this process or in a jailed worker; the
+ * rest of the loader uses only these. ld_box_live: it has one. */
+int ld_box_live(const struct worker *w);
+int ld_box_new(struct worker *w, const struct sandbox_config *cfg, corral_error *err);
+void ld_box_discard(struct worker *w);
+void ld_box_set_deadline(struct worker *w, uint64_t deadline_ns);
+/* CPU time of the turn that started at start_cpu (our thread's clock). */
+uint64_t ld_box_turn_cpu(const struct worker *w, uint64_t start_cpu);
+enum sandbox_kill ld_box_killed(const struct worker *w);
+void ld_box_kill(struct worker *w, enum sandbox_kill why);
+/* SandboxCrashedError's message for a SANDBOX_KILL_CRASHED sandbox. */
+const char *ld_box_crash_message(const struct worker *w);
+/* The invocation a host callback runs for (sb: the callback's argument). */
+uint64_t ld_box_invocation(const struct worker *w, const struct sandbox *sb);
+void ld_box_start(struct worker *w, const uint64_t *env_idx);
+void ld_box_deliver(struct worker *w, const struct wire_msg *m, const uint64_t *caps);
+/* A CALL on an entrypoint: export it, deliver, release the export.
+ * Takes props_idx (freed before the delivery, which an escape may cut
+ * short). */
+void ld_box_deliver_entry(struct worker *w, const struct cref *entry, uint64_t *props_idx,
+                          struct wire_msg *m, const uint64_t *caps);
+void ld_box_release_export(struct worker *w, uint64_t export_id);
+void ld_box_fire_timer(struct worker *w, uint64_t timer_id);
+void ld_box_fetch_done(struct worker *w, uint64_t fetch_id, int ok, const uint8_t *payload,
+                       size_t len, const uint64_t *caps, size_t cap_count);
+/* The supervisor: started by corral_loader_new for the jailed modes;
+ * ld_box_poll reaps dead workers (ending their sandboxes' invocations)
+ * and returns nonzero when it has more to report at once. */
+int ld_box_init(corral_loader *l, corral_error *err);
+int ld_box_poll(corral_loader *l);
+void ld_box_fini(corral_loader *l);
 
 /* http_msg.c: a packed request or response (js/runtime.js's shapes) read
  * from a payload. Fields absent from the payload stay NULL/0. */

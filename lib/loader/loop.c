@@ -99,6 +99,13 @@ corral_loader *corral_loader_new(const corral_options *opts, corral_error *err) 
     struct epoll_event ev = {.events = EPOLLIN, .data.fd = l->evfd};
     epoll_ctl(l->epfd, EPOLL_CTL_ADD, l->evfd, &ev);
     l->host = ld_engine_host;
+    if (ld_box_init(l, err) < 0) {
+        close(l->epfd);
+        close(l->evfd);
+        pthread_mutex_destroy(&l->post_lock);
+        free(l);
+        return NULL;
+    }
     return l;
 }
 
@@ -150,6 +157,7 @@ void corral_loader_free(corral_loader *l) {
         ld_worker_free_memory(w);
     }
     ld_timers_free(l);
+    ld_box_fini(l);
     ld_idmap_free(&l->call_ids);
     ld_idmap_free(&l->inv_ids);
     ld_idmap_free(&l->cache_ids);
@@ -184,7 +192,7 @@ struct timer_turn {
 
 static void fire_in_turn(void *arg) {
     struct timer_turn *tt = arg;
-    sandbox_fire_timer(tt->w->sb, tt->id);
+    ld_box_fire_timer(tt->w, tt->id);
 }
 
 static void fire_due_timers(corral_loader *l) {
@@ -202,12 +210,12 @@ static void fire_due_timers(corral_loader *l) {
             if (inv->answered) continue;
             w = inv->w;
             w->refs++;
-            if (w->sb) sandbox_kill(w->sb, SANDBOX_KILL_WALL);
+            ld_box_kill(w, SANDBOX_KILL_WALL);
             ld_kill_worker_invocations(l, w, SANDBOX_KILL_WALL);
             ld_worker_unref(w);
             continue;
         }
-        if (!w->sb || w->gen != gen) continue;
+        if (!ld_box_live(w) || w->gen != gen) continue;
         w->refs++;
         uint64_t start;
         struct timer_turn tt = {w, id};
@@ -248,6 +256,8 @@ static void run_posted(corral_loader *l) {
 }
 
 int corral_loader_step(corral_loader *l, int timeout_ms) {
+    /* Workers that died while idle end their sandboxes' invocations first. */
+    if (ld_box_poll(l)) timeout_ms = 0;
     if (l->head) timeout_ms = 0;
     int due = corral_loader_timeout(l);
     if (due >= 0 && (timeout_ms < 0 || due < timeout_ms)) timeout_ms = due;
@@ -274,6 +284,7 @@ int corral_loader_step(corral_loader *l, int timeout_ms) {
         ld_run_task(l, t);
     }
     fire_due_timers(l);
+    ld_box_poll(l);
     if (l->head) wake(l);
     return (int)pending_count(l);
 }

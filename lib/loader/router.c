@@ -69,11 +69,31 @@ uint64_t ld_run_turn_begin(struct worker *w, uint64_t *start_cpu) {
         if (!budget || left < budget) budget = left;
     }
     if (!budget) budget = w->limits.cpu_ms * 1000000ull;
-    sandbox_set_cpu_deadline(w->sb, now + budget);
+    ld_box_set_deadline(w, now + budget);
     return now + budget;
 }
 
+/* The jailed worker process holding w's sandbox died: its invocations and
+ * callers get SandboxCrashedError naming the cause; the worker restarts
+ * from its code on the next call, in a healthy process. */
+static void worker_crashed(corral_loader *l, struct worker *w) {
+    char msg[256];
+    snprintf(msg, sizeof msg, "%s", ld_box_crash_message(w));
+    while (w->active) {
+        struct invocation *inv = w->active;
+        ld_inv_fail(l, inv, CORRAL_OUTCOME_CRASHED, "SandboxCrashedError", "%s", msg);
+        if (w->active == inv) ld_inv_unlink_active(inv);
+    }
+    ld_worker_discard_sandbox(w);
+    ld_fail_calls_to(l, w, "SandboxCrashedError", msg);
+    ld_cache_remove(l, w);
+}
+
 void ld_kill_worker_invocations(corral_loader *l, struct worker *w, enum sandbox_kill k) {
+    if (k == SANDBOX_KILL_CRASHED) {
+        worker_crashed(l, w);
+        return;
+    }
     const char *name = k == SANDBOX_KILL_MEMORY ? "MemoryLimitError"
                        : k == SANDBOX_KILL_WALL ? "WallTimeLimitError"
                                                 : "CpuLimitError";
@@ -124,17 +144,17 @@ void ld_abort_worker(corral_loader *l, struct worker *w, const char *message) {
 }
 
 void ld_run_turn_end(corral_loader *l, struct worker *w, uint64_t start_cpu) {
-    if (!w->sb) return;
+    if (!ld_box_live(w)) return;
     if (w->sb_escaped) {
         uint64_t used = engine_thread_cpu_ns() - start_cpu;
         for (struct invocation *i = w->active; i; i = i->next_active) i->cpu_ns += used;
         ld_kill_worker_invocations(l, w, SANDBOX_KILL_CPU);
         return;
     }
-    uint64_t used = engine_thread_cpu_ns() - start_cpu;
-    sandbox_set_cpu_deadline(w->sb, 0);
+    uint64_t used = ld_box_turn_cpu(w, start_cpu);
+    ld_box_set_deadline(w, 0);
     for (struct invocation *i = w->active; i; i = i->next_active) i->cpu_ns += used;
-    enum sandbox_kill k = sandbox_killed(w->sb);
+    enum sandbox_kill k = ld_box_killed(w);
     if (k) ld_kill_worker_invocations(l, w, k);
 }
 
@@ -171,7 +191,7 @@ void ld_answer_to(corral_loader *l, struct call_rec *c, int ok, const uint8_t *p
         return;
     }
     struct worker *w = c->from;
-    if (w && w->sb && w->gen == c->from_gen) {
+    if (w && ld_box_live(w) && w->gen == c->from_gen) {
         struct task *t = calloc(1, sizeof *t);
         if (t) {
             t->w = w;
@@ -381,17 +401,19 @@ void ld_run_task(corral_loader *l, struct task *t) {
         ld_task_free(t);
         return;
     }
-    if (t->msg_kind == WIRE_MSG_CALL && !w->sb) {
+    if (t->msg_kind == WIRE_MSG_CALL && !ld_box_live(w)) {
         if (t->entry) {
             corral_error err = {0};
             if (ld_worker_start(w, &err) < 0) {
                 struct call_rec *c = ld_call_take(l, t->id);
                 if (c) {
                     struct invocation *inv = ld_inv_find(l, c->id);
-                    if (inv && err.status == CORRAL_ELIMIT) {
-                        ld_inv_fail(l, inv, strcmp(err.name, "MemoryLimitError") == 0
-                                             ? CORRAL_OUTCOME_EXCEEDED_MEMORY
-                                             : CORRAL_OUTCOME_EXCEEDED_CPU,
+                    int crashed = strcmp(err.name, "SandboxCrashedError") == 0;
+                    if (inv && (err.status == CORRAL_ELIMIT || crashed)) {
+                        ld_inv_fail(l, inv, crashed ? CORRAL_OUTCOME_CRASHED
+                                            : strcmp(err.name, "MemoryLimitError") == 0
+                                                ? CORRAL_OUTCOME_EXCEEDED_MEMORY
+                                                : CORRAL_OUTCOME_EXCEEDED_CPU,
                                  err.name, "%s", err.message);
                     }
                     ld_answer_error(l, c, err.name, err.message);
@@ -407,7 +429,7 @@ void ld_run_task(corral_loader *l, struct task *t) {
             return;
         }
     }
-    if (!w->sb || (t->msg_kind != WIRE_MSG_CALL && t->gen != w->gen) ||
+    if (!ld_box_live(w) || (t->msg_kind != WIRE_MSG_CALL && t->gen != w->gen) ||
         (t->msg_kind == WIRE_MSG_CALL && !t->entry && t->gen != w->gen)) {
         if (t->msg_kind == WIRE_MSG_CALL) {
             struct call_rec *c = ld_call_take(l, t->id);
@@ -431,8 +453,8 @@ static void deliver_in_turn(void *arg) {
     struct task *t = dt->t;
     uint64_t *idx = dt->idx;
     if (t->msg_kind == TASK_FETCH_OK || t->msg_kind == TASK_FETCH_FAILED) {
-        sandbox_fetch_done(w->sb, t->id, t->msg_kind == TASK_FETCH_OK, t->payload, t->payload_len, idx,
-                           t->cap_count);
+        ld_box_fetch_done(w, t->id, t->msg_kind == TASK_FETCH_OK, t->payload, t->payload_len, idx,
+                          t->cap_count);
     } else {
         struct wire_msg m = {.kind = t->msg_kind, .id = t->id, .target = t->target,
                              .name = t->name, .name_len = t->name ? strlen(t->name) : 0,
@@ -440,15 +462,9 @@ static void deliver_in_turn(void *arg) {
                              .payload_len = t->payload_len};
         if (t->entry) {
             uint64_t *pidx = install_caps(w, t->entry->props_caps, t->entry->props_cap_count);
-            int64_t ex = sandbox_export_entrypoint(w->sb, t->entry->entry, t->entry->props,
-                                                   t->entry->props_len, pidx,
-                                                   t->entry->props_cap_count);
-            free(pidx);
-            m.target = ex < 0 ? 0 : (uint64_t)ex;
-            sandbox_deliver(w->sb, &m, idx);
-            if (ex > 0 && w->sb) sandbox_release_export(w->sb, (uint64_t)ex);
+            ld_box_deliver_entry(w, t->entry, pidx, &m, idx);
         } else {
-            sandbox_deliver(w->sb, &m, idx);
+            ld_box_deliver(w, &m, idx);
         }
     }
 }
@@ -532,6 +548,13 @@ void ld_deliver_tails(corral_loader *l, struct invocation *inv, const corral_res
 
 /* ---- the engine_host callbacks ------------------------------------------- */
 
+/* The invocation a callback runs for, if it is one of w's own: a jailed
+ * worker names it in each upcall, and may name anything. */
+static struct invocation *current_inv(struct worker *w, struct sandbox *sb) {
+    struct invocation *inv = ld_inv_find(w->l, ld_box_invocation(w, sb));
+    return inv && inv->w == w ? inv : NULL;
+}
+
 static void h_send(void *host, struct sandbox *sb, const struct wire_msg *m) {
     struct worker *w = host;
     corral_loader *l = w->l;
@@ -547,6 +570,12 @@ static void h_send(void *host, struct sandbox *sb, const struct wire_msg *m) {
     if (m->kind == WIRE_MSG_RETURN || m->kind == WIRE_MSG_THROW) {
         struct call_rec *c = ld_call_take(l, m->id);
         if (!c) return;
+        if (c->callee != w) {
+            /* Only the sandbox a call was routed to may answer it: a jailed
+             * worker naming another sandbox's call id is ignored. */
+            ld_call_link(l, c);
+            return;
+        }
         corral_error err = {0};
         struct cref **caps = ld_caps_from_sandbox(w, m->caps, m->cap_count, &err);
         if (!caps) {
@@ -572,8 +601,8 @@ static void h_send(void *host, struct sandbox *sb, const struct wire_msg *m) {
         return;
     }
     if (m->kind != WIRE_MSG_CALL) return;
-    uint64_t invocation = sandbox_current_invocation(sb);
-    struct invocation *inv = ld_inv_find(l, invocation);
+    struct invocation *inv = current_inv(w, sb);
+    uint64_t invocation = inv ? inv->id : 0;
     struct cref *target = ld_import_get(w, m->target);
     char method[1100];
     snprintf(method, sizeof method, "%.*s", (int)m->name_len, m->name ? m->name : "");
@@ -724,7 +753,7 @@ static int64_t h_entrypoint(void *host, struct sandbox *sb, uint64_t handle, con
 static void h_log(void *host, struct sandbox *sb, corral_log_level level, const char *text,
                   size_t len) {
     struct worker *w = host;
-    struct invocation *inv = ld_inv_find(w->l, sandbox_current_invocation(sb));
+    struct invocation *inv = current_inv(w, sb);
     if (!inv || inv->finished) inv = w->active;
     if (inv) ld_inv_log(inv, level, text, len);
 }
@@ -748,7 +777,7 @@ static int h_fetch(void *host, struct sandbox *sb, uint64_t fetch_id, const uint
                    size_t req_len, corral_error *err) {
     struct worker *w = host;
     corral_loader *l = w->l;
-    struct invocation *inv = ld_inv_find(l, sandbox_current_invocation(sb));
+    struct invocation *inv = current_inv(w, sb);
     if (inv && ++inv->subrequests > inv->limits.subrequests) {
         corral_error_set(err, CORRAL_ELIMIT, "SubrequestLimitError",
                          "The invocation made more than %llu outbound requests (the subRequests "
@@ -819,7 +848,7 @@ static int h_fetch(void *host, struct sandbox *sb, uint64_t fetch_id, const uint
 static void h_wait_until(void *host, struct sandbox *sb, uint64_t invocation, int delta) {
     struct worker *w = host;
     struct invocation *inv = ld_inv_find(w->l, invocation);
-    if (!inv) return;
+    if (!inv || inv->w != w) return;
     inv->wait_until += delta;
     if (inv->wait_until <= 0 && inv->answered) ld_inv_finish(w->l, inv);
 }
@@ -831,7 +860,7 @@ static uint8_t h_import_flags(void *host, struct sandbox *sb, uint64_t index) {
 
 static void h_unhandled(void *host, struct sandbox *sb, const char *text) {
     struct worker *w = host;
-    struct invocation *inv = ld_inv_find(w->l, sandbox_current_invocation(sb));
+    struct invocation *inv = current_inv(w, sb);
     if (!inv || inv->finished) inv = w->active;
     if (!inv) return;
     if (text) {

@@ -33,8 +33,8 @@ struct cref *ld_cref_new(enum cref_kind kind) {
 
 void ld_cref_unref(struct cref *c) {
     if (!c || --c->refs > 0) return;
-    if (c->kind == CREF_OBJECT && c->w && c->w->sb && c->w->gen == c->gen)
-        sandbox_release_export(c->w->sb, c->obj);
+    if (c->kind == CREF_OBJECT && c->w && ld_box_live(c->w) && c->w->gen == c->gen)
+        ld_box_release_export(c->w, c->obj);
     for (size_t i = 0; i < c->props_cap_count; i++) ld_cref_unref(c->props_caps[i]);
     free(c->props_caps);
     free(c->props);
@@ -228,17 +228,10 @@ struct worker *ld_worker_new(corral_loader *l, const char *id) {
 
 /* Frees the sandbox: every import it held goes, exports die with it. */
 void ld_worker_discard_sandbox(struct worker *w) {
-    if (!w->sb) return;
+    if (!ld_box_live(w)) return;
     corral_loader *l = w->l;
-    struct sandbox *sb = w->sb;
-    w->sb = NULL;
     w->gen++;
-    if (w->sb_escaped) {
-        w->sb_escaped = 0;
-        sandbox_release_abandoned(sb);
-    } else {
-        ld_prewarm_retire(l, sb);
-    }
+    ld_box_discard(w);
     l->live_sandboxes--;
     for (size_t i = 0; i < w->import_count; i++) ld_cref_unref(w->imports[i]);
     w->import_count = 0;
@@ -257,7 +250,7 @@ struct start_turn {
 static void start_in_turn(void *arg) {
     struct start_turn *st = arg;
     struct worker *w = st->w;
-    sandbox_start(w->sb, w->code, w->code->env, w->code->env_len, st->idx, w->env_cap_count);
+    ld_box_start(w, st->idx);
 }
 
 /* Starts a fresh sandbox for w from its code. */
@@ -275,13 +268,7 @@ int ld_worker_start(struct worker *w, corral_error *err) {
         .stack_bytes = w->limits.stack_bytes, .arg_bytes = w->limits.arg_bytes,
         .result_bytes = w->limits.result_bytes, .worker_id = w->id, .today = l->today,
         .limits = w->limits};
-    struct sandbox *ready = ld_prewarm_take(l);
-    if (ready && sandbox_assign(ready, &cfg, err) < 0) {
-        ld_prewarm_retire(l, ready);
-        return -1;
-    }
-    w->sb = ready ? ready : sandbox_new(&cfg, err);
-    if (!w->sb) return -1;
+    if (ld_box_new(w, &cfg, err) < 0) return -1;
     l->live_sandboxes++;
     l->sandboxes_created++;
     uint64_t *idx = calloc(w->env_cap_count ? w->env_cap_count : 1, sizeof *idx);
@@ -295,15 +282,19 @@ int ld_worker_start(struct worker *w, corral_error *err) {
         idx[i] = k < 0 ? 0 : (uint64_t)k;
     }
     uint64_t deadline = engine_thread_cpu_ns() + w->limits.cpu_ms * 1000000ull;
-    sandbox_set_cpu_deadline(w->sb, deadline);
+    ld_box_set_deadline(w, deadline);
     struct start_turn st = {w, idx};
     int escaped = ld_guarded_turn(w->l, w, deadline, start_in_turn, &st);
     free(idx);
-    enum sandbox_kill k = escaped ? SANDBOX_KILL_CPU : sandbox_killed(w->sb);
-    if (!escaped) sandbox_set_cpu_deadline(w->sb, 0);
+    enum sandbox_kill k = escaped ? SANDBOX_KILL_CPU : ld_box_killed(w);
+    if (!escaped) ld_box_set_deadline(w, 0);
     if (k) {
+        char crashed[256];
+        snprintf(crashed, sizeof crashed, "%s", ld_box_crash_message(w));
         ld_worker_discard_sandbox(w);
-        if (k == SANDBOX_KILL_MEMORY)
+        if (k == SANDBOX_KILL_CRASHED)
+            corral_error_set(err, CORRAL_ELIMIT, "SandboxCrashedError", "%s", crashed);
+        else if (k == SANDBOX_KILL_MEMORY)
             corral_error_set(err, CORRAL_ELIMIT, "MemoryLimitError",
                              "The worker's startup exceeded the memory limit of %llu bytes.",
                              (unsigned long long)w->limits.memory_bytes);
@@ -322,6 +313,18 @@ int ld_worker_set_code(struct worker *w, struct workercode *code, struct worker 
                            corral_error *err) {
     w->code = code;
     apply_code_limits(w);
+    /* A child runs for its creator's tenant whatever its code says, or a
+     * sandbox could name another tenant's key and share its worker. */
+    if (creator) {
+        const char *t = creator->code ? creator->code->tenant : NULL;
+        char *dup = t ? strdup(t) : NULL;
+        if (t && !dup) {
+            corral_error_set(err, CORRAL_ENOMEM, "Error", "Out of memory.");
+            return -1;
+        }
+        free(code->tenant);
+        code->tenant = dup;
+    }
     if (creator && code->env_cap_count) {
         w->env_caps = ld_caps_from_sandbox(creator, code->env_caps, code->env_cap_count, err);
         if (!w->env_caps) return -1;

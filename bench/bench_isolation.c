@@ -1,0 +1,241 @@
+/* bench_isolation.c — what the jailed isolation modes cost against inline,
+ * side by side in one run (issue #3). Prints a Markdown table; it never
+ * asserts on time.
+ *
+ *   make bench && build/release/bench/bench_isolation [--quick]
+ *
+ * Rows per mode:
+ *   cold execution   load fresh code, call one method, release: p50/p99,
+ *                    back to back; and p50 with 2 ms idle before each (what
+ *                    an interactive host sees: workers build a spare runtime
+ *                    while idle, as the in-process prewarm thread does)
+ *   capability call  one env.CAP.echo() round trip from inside a sandbox,
+ *                    host answering at once: p50/p99 of per-run means
+ *   executions/s     cold executions per second, one loader per CPU (thread)
+ *   memory/sandbox   host RSS plus the RSS of every worker process, per
+ *                    live started sandbox (200 of them)
+ * Targets from the issue: pool adds <= 30 us p50 to a cold execution and
+ * <= 15 us to a capability round trip; process cold <= 1 ms p50.
+ *
+ * The supervisor's worker pids come from the loader's internals (the one
+ * reach past include/corral.h), to add the workers' memory.
+ */
+#include <corral.h>
+
+#include <pthread.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "jail/supervisor.h"
+#include "loader/loader.h"
+
+static uint64_t now_ns(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+static int cmp_u64(const void *a, const void *b) {
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+static double pct_us(uint64_t *v, size_t n, double p) {
+    qsort(v, n, sizeof *v, cmp_u64);
+    size_t i = (size_t)(p * (double)(n - 1));
+    return (double)v[i] / 1000.0;
+}
+
+static size_t rss_of(pid_t pid) {
+    char path[64];
+    snprintf(path, sizeof path, "/proc/%d/statm", (int)pid);
+    FILE *f = fopen(path, "r");
+    if (!f) return 0;
+    unsigned long size = 0, resident = 0;
+    if (fscanf(f, "%lu %lu", &size, &resident) != 2) resident = 0;
+    fclose(f);
+    return (size_t)resident * (size_t)sysconf(_SC_PAGESIZE);
+}
+
+static size_t total_rss(corral_loader *l) {
+    size_t sum = rss_of(getpid());
+    if (l->sup) {
+        pid_t pids[256];
+        size_t n = jail_supervisor_worker_pids(l->sup, pids, 256);
+        for (size_t i = 0; i < n && i < 256; i++) sum += rss_of(pids[i]);
+    }
+    return sum;
+}
+
+struct done {
+    int done, ok;
+};
+
+static void on_done(const corral_result *r, void *ud) {
+    struct done *d = ud;
+    d->done = 1;
+    d->ok = r->outcome == CORRAL_OUTCOME_OK;
+}
+
+static void echo_fn(corral_call *call, void *ud) {
+    (void)ud;
+    size_t len;
+    const char *a = corral_call_args_json(call, &len);
+    corral_call_return_json(call, a, len);
+}
+
+static corral_loader *new_loader(corral_isolation mode) {
+    corral_options o;
+    corral_options_default(&o);
+    o.isolation = mode;
+    corral_error err;
+    corral_loader *l = corral_loader_new(&o, &err);
+    if (!l) {
+        fprintf(stderr, "bench_isolation: %s: %s\n", err.name, err.message);
+        exit(1);
+    }
+    return l;
+}
+
+static const char SRC[] =
+    "export default {\n"
+    "  ping(x) { return x + 1; },\n"
+    "  async echo(n, env) { for (let i = 0; i < n; i++) await env.CAP.echo(i); return n; },\n"
+    "};\n";
+
+static corral_worker *load(corral_loader *l) {
+    corral_error err;
+    corral_capability *cap = corral_capability_new(l, "CAP");
+    corral_capability_add_method(cap, "echo", echo_fn, NULL, &err);
+    corral_code *c = corral_code_new();
+    corral_code_set_compatibility_date(c, "2025-06-01");
+    corral_code_set_main_module(c, "main.js");
+    corral_code_add_module(c, "main.js", CORRAL_MODULE_INFER, SRC, strlen(SRC));
+    corral_code_bind_capability(c, "CAP", cap);
+    corral_worker *w = corral_load(l, c, &err);
+    corral_code_free(c);
+    corral_capability_release(cap);
+    if (!w) {
+        fprintf(stderr, "bench_isolation: load: %s\n", err.message);
+        exit(1);
+    }
+    return w;
+}
+
+static int call(corral_loader *l, corral_worker *w, const char *method, const char *args) {
+    struct done d = {0};
+    if (corral_invoke(w, NULL, method, args, on_done, &d) != CORRAL_OK) return 0;
+    while (!d.done) corral_loader_step(l, 100);
+    return d.ok;
+}
+
+static uint64_t cold_once(corral_loader *l, int *bad) {
+    uint64_t t0 = now_ns();
+    corral_worker *w = load(l);
+    if (!call(l, w, "ping", "[1]")) (*bad)++;
+    corral_worker_release(w);
+    /* The release is part of the cost: process mode ends a worker here. */
+    corral_loader_step(l, 0);
+    return now_ns() - t0;
+}
+
+struct rate_arg {
+    corral_isolation mode;
+    double seconds;
+    uint64_t count;
+    int bad;
+};
+
+static void *rate_thread(void *p) {
+    struct rate_arg *a = p;
+    corral_loader *l = new_loader(a->mode);
+    uint64_t end = now_ns() + (uint64_t)(a->seconds * 1e9);
+    while (now_ns() < end) {
+        cold_once(l, &a->bad);
+        a->count++;
+    }
+    corral_loader_free(l);
+    return NULL;
+}
+
+static void bench_mode(const char *name, corral_isolation mode, int iters, double seconds) {
+    int bad = 0;
+    corral_loader *l = new_loader(mode);
+    /* Warm-up: the first worker start is not a cold execution's cost. */
+    for (int i = 0; i < 5; i++) cold_once(l, &bad);
+    uint64_t *t = calloc((size_t)iters, sizeof *t);
+    for (int i = 0; i < iters; i++) t[i] = cold_once(l, &bad);
+    double c50 = pct_us(t, (size_t)iters, 0.5), c99 = pct_us(t, (size_t)iters, 0.99);
+    int idle_iters = iters / 4 > 10 ? iters / 4 : 10;
+    for (int i = 0; i < idle_iters; i++) {
+        usleep(2000);
+        t[i] = cold_once(l, &bad);
+    }
+    double i50 = pct_us(t, (size_t)idle_iters, 0.5);
+
+    enum { CALLS = 200 };
+    int runs = iters / 4 > 10 ? iters / 4 : 10;
+    corral_worker *w = load(l);
+    call(l, w, "echo", "[10]");
+    uint64_t *per = calloc((size_t)runs, sizeof *per);
+    for (int i = 0; i < runs; i++) {
+        uint64_t t0 = now_ns();
+        if (!call(l, w, "echo", "[200]")) bad++;
+        per[i] = (now_ns() - t0) / CALLS;
+    }
+    double k50 = pct_us(per, (size_t)runs, 0.5), k99 = pct_us(per, (size_t)runs, 0.99);
+    corral_worker_release(w);
+
+    enum { LIVE = 200 };
+    corral_worker *live[LIVE];
+    size_t before = total_rss(l);
+    for (int i = 0; i < LIVE; i++) {
+        live[i] = load(l);
+        if (!call(l, live[i], "ping", "[1]")) bad++;
+    }
+    size_t after = total_rss(l);
+    for (int i = 0; i < LIVE; i++) corral_worker_release(live[i]);
+    corral_loader_free(l);
+
+    long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+    if (cpus < 1) cpus = 1;
+    struct rate_arg args[64];
+    pthread_t th[64];
+    size_t n = (size_t)(cpus < 64 ? cpus : 64);
+    for (size_t i = 0; i < n; i++) {
+        args[i] = (struct rate_arg){.mode = mode, .seconds = seconds};
+        pthread_create(&th[i], NULL, rate_thread, &args[i]);
+    }
+    uint64_t total = 0;
+    for (size_t i = 0; i < n; i++) {
+        pthread_join(th[i], NULL);
+        total += args[i].count;
+        bad += args[i].bad;
+    }
+    printf("| %-7s | %9.1f | %9.1f | %9.1f | %8.1f | %8.1f | %10.0f | %9.1f |%s\n", name, c50, c99,
+           i50, k50, k99, (double)total / seconds,
+           after > before ? (double)(after - before) / LIVE / 1024.0 : 0.0,
+           bad ? " (some calls failed)" : "");
+    fflush(stdout);
+    free(t);
+    free(per);
+}
+
+int main(int argc, char **argv) {
+    int quick = argc > 1 && strcmp(argv[1], "--quick") == 0;
+    int iters = quick ? 50 : 400;
+    double seconds = quick ? 0.5 : 2.0;
+    printf("| mode    | cold p50 µs | cold p99 µs | idle cold p50 µs | cap p50 µs | cap p99 µs | "
+           "executions/s | KiB/sandbox |\n");
+    printf("|---------|-----------:|-----------:|-----------:|----------:|----------:|-----------:|"
+           "----------:|\n");
+    bench_mode("inline", CORRAL_ISOLATION_INLINE, iters, seconds);
+    bench_mode("pool", CORRAL_ISOLATION_POOL, iters, seconds);
+    bench_mode("tenant", CORRAL_ISOLATION_TENANT, iters, seconds);
+    bench_mode("process", CORRAL_ISOLATION_PROCESS, quick ? 20 : 100, seconds);
+    return 0;
+}

@@ -1,0 +1,111 @@
+/* The channel between the supervisor and one jailed worker process: how a
+ * message is framed on the socket, how it is written, and how the receiving
+ * side reads it back without trusting a byte of it.
+ *
+ * The socket is a SOCK_SEQPACKET pair, so the kernel keeps message
+ * boundaries, but a datagram cannot exceed the socket buffer: a message is
+ * cut into fragments of at most JAIL_FRAG_BYTES, each led by one byte that
+ * says whether more follow, and the receiver stops reassembling at its own
+ * ceiling (JAIL_MSG_MAX_BYTES) rather than at whatever the sender claims.
+ *
+ * A message is one wire-format payload (lib/wire): a flat array of scalar
+ * fields — integers as BigInts (so 64-bit ids survive exactly), doubles,
+ * byte strings, null. It goes through the one fuzzed decoder, with nesting
+ * limited to the array itself, and the reader hands out fields one by one
+ * with their type checked (struct jail_fields). Everything the protocol
+ * carries (a workercode, a wire message envelope) is spelled as fields of
+ * such an array; proto.h says which fields each kind has.
+ */
+#ifndef CORRAL_JAIL_CHANNEL_H
+#define CORRAL_JAIL_CHANNEL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "wire/wire.h"
+
+/* One datagram: a flag byte and at most this many bytes of the message. */
+#define JAIL_FRAG_BYTES (60u * 1024u)
+/* The largest message either side accepts: module sources (64 MiB by
+ * default) plus slack for the other fields of a start. */
+#define JAIL_MSG_MAX_BYTES ((size_t)80 << 20)
+
+/* ---- writing ------------------------------------------------------------ */
+
+struct jail_out {
+    struct wire_buf b;
+    uint64_t count;         /* fields written so far */
+    size_t count_at;        /* where the array header goes */
+};
+
+/* Starts a message of the given kind (the first field). */
+void jail_out_begin(struct jail_out *o, uint64_t kind);
+void jail_out_u64(struct jail_out *o, uint64_t v);
+void jail_out_i64(struct jail_out *o, int64_t v);
+void jail_out_f64(struct jail_out *o, double v);
+void jail_out_bytes(struct jail_out *o, const void *p, size_t len);
+/* A NUL-terminated string as bytes, or null for NULL. */
+void jail_out_str(struct jail_out *o, const char *s);
+void jail_out_null(struct jail_out *o);
+/* Sends the message on fd, in fragments. Returns 0, or -1 (errno set; the
+ * message could not be built, or the peer is gone). Frees the buffer. */
+int jail_out_send(struct jail_out *o, int fd);
+void jail_out_free(struct jail_out *o);
+
+/* ---- reading ------------------------------------------------------------ */
+
+enum jail_field_type { JF_NULL = 1, JF_INT, JF_F64, JF_BYTES };
+
+struct jail_field {
+    uint8_t type;
+    int negative;           /* JF_INT */
+    uint64_t mag;           /* JF_INT: the magnitude */
+    double f;               /* JF_F64 */
+    const uint8_t *p;       /* JF_BYTES: points into the message */
+    size_t len;
+};
+
+struct jail_fields {
+    struct jail_field *f;
+    size_t count;
+    size_t next;            /* the reader's position */
+    int bad;                /* a read found the wrong type or ran off the end */
+};
+
+/* A message being received: reassembled fragments, grown as needed. */
+struct jail_in {
+    uint8_t *buf;
+    size_t len, cap;
+    int complete;           /* buf holds a whole message (the last one returned) */
+};
+/* Receives one whole message from fd into in->buf with a wall-clock
+ * timeout (ms; -1 waits forever). Returns its length, 0 when the peer has
+ * closed, -1 on a framing violation (a datagram larger than a fragment, a
+ * message past max_bytes, an empty message) or an error, -2 on timeout.
+ * The fragments of a message cut short by a timeout stay in `in` and the
+ * next call carries on with them. */
+long jail_in_recv(struct jail_in *in, int fd, int timeout_ms, size_t max_bytes);
+void jail_in_reset(struct jail_in *in);
+void jail_in_free(struct jail_in *in);
+
+/* Decodes a message into fields (which point into data). Returns 0, or -1
+ * if it is not a flat array of scalar fields in the wire format. */
+int jail_fields_parse(struct jail_fields *out, const uint8_t *data, size_t len);
+void jail_fields_free(struct jail_fields *f);
+/* Typed reads. A wrong type, a value out of range or the end of the fields
+ * sets f->bad and returns 0/NULL; callers check f->bad once at the end. */
+uint64_t jail_get_u64(struct jail_fields *f);
+int64_t jail_get_i64(struct jail_fields *f);
+double jail_get_f64(struct jail_fields *f);
+/* Bytes, or NULL with *len 0 for null. */
+const uint8_t *jail_get_bytes(struct jail_fields *f, size_t *len);
+/* A malloc'd NUL-terminated copy of a bytes field (NULL for null, and bad
+ * if it holds a NUL byte or memory ran out). */
+char *jail_get_str(struct jail_fields *f);
+/* Whether the next field is null (consumes it if so). */
+int jail_get_null(struct jail_fields *f);
+/* A count that the remaining fields can hold, each entry taking `per`
+ * fields: a message cannot announce more entries than it carries. */
+size_t jail_get_count(struct jail_fields *f, size_t per);
+
+#endif

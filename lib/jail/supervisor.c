@@ -1,0 +1,972 @@
+/* The supervisor: jailed worker processes, which sandbox goes to which, and
+ * the remote sandbox — the engine's downcalls sent over a worker's socket
+ * and its upcalls checked and handed to the loader's struct engine_host.
+ *
+ * Shape. The loader's loop is single-threaded and its turns are
+ * synchronous, so the supervisor needs no threads of its own: a turn sends
+ * one message and then reads the worker's upcalls (with a deadline) until
+ * TURN_DONE, answering the ones that return a value. While no turn runs,
+ * worker sockets sit in the loader's epoll set, so a worker that dies (or
+ * speaks out of turn) wakes the loop and jail_supervisor_poll() reaps it.
+ *
+ * Trust. A worker is assumed compromised. Every message goes through the
+ * fuzzed wire decoder with size bounds (channel.c); it must name the
+ * sandbox whose turn is running; every field has its type and range
+ * checked; payloads are validated against their cap lists before anything
+ * routes them; a workercode it sends is validated again here (wc_validate)
+ * exactly as a C host's would be. Ids that name the loader's own records
+ * (import indexes, call ids, invocations, timers) are checked by the loader
+ * against the sandbox they came from. Anything else — a malformed frame, a
+ * sandbox id it was never given, a message between turns — ends the
+ * worker with a log line; the sandboxes it held fail with
+ * SandboxCrashedError. No worker behaviour makes the supervisor abort.
+ *
+ * Faults. The CPU budget of a turn is the worker's thread time, enforced by
+ * the engine's interrupt handler inside the worker; the supervisor waits
+ * for it on the wall clock with a grace period on top, and kills the
+ * worker when code never yields to the interrupt handler (CpuLimitError
+ * for that sandbox, SandboxCrashedError for the others it shared the
+ * worker with). A dead worker is reaped through its keeper process, whose
+ * exit status repeats the worker's, so the error names the signal.
+ */
+#include <errno.h>
+#include <math.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "engine/workercode.h"
+#include "jail/jail.h"
+#include "jail/proto.h"
+#include "jail/supervisor.h"
+
+struct jail_proc;
+
+struct jail_sandbox {
+    struct jail_supervisor *s;
+    struct jail_proc *p;            /* NULL once its worker is gone */
+    uint64_t id;                    /* issued by us, unique within the worker */
+    void *host_data;
+    corral_limits limits;           /* for validating workercode it sends */
+    char today[11];
+    uint64_t budget_ns;
+    uint64_t cur_inv;
+    enum sandbox_kill killed;
+    char why[200];
+    uint64_t mem_used, turn_cpu_ns;
+    int lost_pending, lost_reported;
+    struct jail_sandbox *next, *prev;           /* in its worker */
+    struct jail_sandbox *lost_next;
+};
+
+struct jail_proc {
+    struct jail_supervisor *s;
+    pid_t pid;                      /* what we wait for and kill (the keeper) */
+    pid_t worker_pid;               /* the jailed process itself, for /proc */
+    clockid_t cpu_clock;            /* its CPU-time clock, if readable */
+    int has_clock;
+    int fd;
+    char *tenant;                   /* TENANT mode's key */
+    int dedicated;                  /* PROCESS mode: ends with its sandbox */
+    int draining;                   /* takes no new sandbox; ends when empty */
+    size_t live;
+    uint64_t created, heap;
+    uint64_t next_sb;
+    struct jail_sandbox *in_turn;
+    struct jail_sandbox *sandboxes;
+    struct jail_in in;
+    struct jail_proc *next, *prev;
+};
+
+struct jail_supervisor {
+    struct jail_supervisor_config cfg;
+    void (*test_hook)(uint64_t what);
+    struct jail_proc *procs;
+    size_t proc_count;
+    struct jail_sandbox *lost;
+    struct jail_supervisor_stats stats;
+};
+
+enum end_why { END_QUIET, END_DIED, END_VIOLATION, END_CPU };
+
+/* CPU time the worker process has used (0 without its clock). */
+static uint64_t proc_cpu_ns(const struct jail_proc *p) {
+    struct timespec ts;
+    if (!p->has_clock || clock_gettime(p->cpu_clock, &ts) < 0) return 0;
+    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+static int64_t mono_ns(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+/* ---- worker processes ----------------------------------------------------- */
+
+static void warm_before_seccomp(void *arg, const struct jail_report *so_far) {
+    (void)arg;
+    (void)so_far;
+    /* localtime_r reads the zone file once, on first use: do it while the
+     * jail still allows open (the empty root has no zone file anyway, so
+     * this settles on UTC rather than failing later under the filter). */
+    tzset();
+}
+
+static const char *signal_cause(int sig) {
+    switch (sig) {
+    case SIGSYS: return "a forbidden system call";
+    case SIGKILL: return "killed";
+    case SIGSEGV: return "a memory access fault";
+    case SIGBUS: return "a bus error";
+    case SIGABRT: return "aborted";
+    case SIGFPE: return "an arithmetic fault";
+    case SIGILL: return "an illegal instruction";
+    case SIGXCPU: return "its CPU time limit";
+    default: return "a signal";
+    }
+}
+
+static void log_line(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static void log_line(const char *fmt, ...) {
+    char buf[400];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(buf, sizeof buf, fmt, ap);
+    va_end(ap);
+    fprintf(stderr, "corral: %s\n", buf);
+}
+
+static void proc_add(struct jail_supervisor *s, struct jail_proc *p, int fd);
+
+static struct jail_proc *proc_spawn(struct jail_supervisor *s, const char *tenant,
+                                    corral_error *err) {
+    int sv[2];
+    if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0) {
+        corral_error_set(err, CORRAL_EBUSY, "Error", "Could not create a worker socket: %s",
+                         strerror(errno));
+        return NULL;
+    }
+    struct jail_proc *p = calloc(1, sizeof *p);
+    if (!p || (tenant && !(p->tenant = strdup(tenant)))) {
+        free(p);
+        close(sv[0]);
+        close(sv[1]);
+        corral_error_set(err, CORRAL_ENOMEM, "Error", "Out of memory starting a worker.");
+        return NULL;
+    }
+    struct jail_config jc;
+    jail_config_default(&jc);
+    jc.keep_fds[0] = sv[1];
+    jc.keep_fd_count = 1;
+    jc.before_seccomp = warm_before_seccomp;
+    /* A dedicated worker holds one sandbox: a spare runtime would be waste. */
+    struct jail_worker_args args = {.fd = sv[1], .test_hook = s->test_hook,
+                                    .prewarm = s->cfg.mode != CORRAL_ISOLATION_PROCESS};
+    struct jail_report rep;
+    pid_t pid = jail_spawn(jail_worker_main, &args, &jc, &rep);
+    int spawn_errno = errno;
+    close(sv[1]);
+    if (pid < 0 || !rep.ok) {
+        if (pid > 0) {
+            kill(pid, SIGKILL);
+            while (waitpid(pid, NULL, 0) < 0 && errno == EINTR) {}
+        }
+        close(sv[0]);
+        free(p->tenant);
+        free(p);
+        if (pid < 0)
+            corral_error_set(err, CORRAL_EBUSY, "Error", "Could not start a worker process: %s",
+                             strerror(spawn_errno));
+        else
+            corral_error_set(err, CORRAL_EINVAL, "Error",
+                             "A worker process could not jail itself (seccomp: %s; "
+                             "no_new_privs: %s).",
+                             rep.layer[JAIL_SECCOMP].detail, rep.layer[JAIL_NO_NEW_PRIVS].detail);
+        return NULL;
+    }
+    p->pid = pid;
+    p->worker_pid = rep.worker_pid;
+    p->has_clock = clock_getcpuclockid(p->worker_pid, &p->cpu_clock) == 0;
+    proc_add(s, p, sv[0]);
+    return p;
+}
+
+static void proc_add(struct jail_supervisor *s, struct jail_proc *p, int fd) {
+    p->s = s;
+    p->fd = fd;
+    if (s->cfg.epfd >= 0) {
+        struct epoll_event ev = {.events = EPOLLIN, .data.fd = p->fd};
+        epoll_ctl(s->cfg.epfd, EPOLL_CTL_ADD, p->fd, &ev);
+    }
+    p->next = s->procs;
+    if (s->procs) s->procs->prev = p;
+    s->procs = p;
+    s->proc_count++;
+    s->stats.workers_started++;
+}
+
+int jail_supervisor_adopt(struct jail_supervisor *s, int fd) {
+    struct jail_proc *p = calloc(1, sizeof *p);
+    if (!p) return -1;
+    proc_add(s, p, fd);
+    return 0;
+}
+
+/* Waits for the keeper's exit status: a worker whose socket closed is on
+ * its way out, but one that closed the socket and kept running is killed
+ * after a short wait. */
+static int reap(pid_t pid, int wait_first) {
+    int st = 0;
+    if (pid <= 0) return -1; /* adopted: its starter reaps it */
+    if (wait_first) {
+        for (int i = 0; i < 200; i++) {
+            pid_t r = waitpid(pid, &st, WNOHANG);
+            if (r == pid) return st;
+            if (r < 0 && errno != EINTR) return -1;
+            struct timespec ts = {0, 1000000};
+            nanosleep(&ts, NULL);
+        }
+    }
+    kill(pid, SIGKILL);
+    for (;;) {
+        pid_t r = waitpid(pid, &st, 0);
+        if (r == pid) return st;
+        if (r < 0 && errno != EINTR) return -1;
+    }
+}
+
+static void proc_end(struct jail_proc *p, enum end_why why, const char *detail) {
+    struct jail_supervisor *s = p->s;
+    if (s->cfg.epfd >= 0) epoll_ctl(s->cfg.epfd, EPOLL_CTL_DEL, p->fd, NULL);
+    close(p->fd);
+    int st = reap(p->pid, why == END_DIED);
+    char msg[200];
+    if (why == END_VIOLATION) {
+        snprintf(msg, sizeof msg,
+                 "The sandbox's worker process broke the supervisor's protocol (%s) and was "
+                 "ended.",
+                 detail);
+        log_line("ended worker process %d: it broke the protocol (%s)", (int)p->worker_pid, detail);
+        s->stats.workers_crashed++;
+    } else if (why == END_CPU) {
+        snprintf(msg, sizeof msg,
+                 "The sandbox's worker process was ended because a sandbox in it ran past its "
+                 "CPU time limit without yielding.");
+        s->stats.cpu_kills++;
+    } else if (st >= 0 && WIFSIGNALED(st)) {
+        int sig = WTERMSIG(st);
+        const char *abbrev = sigabbrev_np(sig);
+        snprintf(msg, sizeof msg, "The sandbox's worker process died (signal %d, SIG%s: %s).", sig,
+                 abbrev ? abbrev : "?", signal_cause(sig));
+        if (why == END_DIED) s->stats.workers_crashed++;
+    } else if (st >= 0 && WIFEXITED(st)) {
+        snprintf(msg, sizeof msg, "The sandbox's worker process exited unexpectedly (status %d).",
+                 WEXITSTATUS(st));
+        if (why == END_DIED) s->stats.workers_crashed++;
+    } else {
+        snprintf(msg, sizeof msg, "The sandbox's worker process died (its status is unknown).");
+        if (why == END_DIED) s->stats.workers_crashed++;
+    }
+    while (p->sandboxes) {
+        struct jail_sandbox *r = p->sandboxes;
+        p->sandboxes = r->next;
+        r->next = r->prev = NULL;
+        r->p = NULL;
+        snprintf(r->why, sizeof r->why, "%s", msg);
+        if (r == p->in_turn) {
+            r->killed = why == END_CPU ? SANDBOX_KILL_CPU : SANDBOX_KILL_CRASHED;
+        } else if (!r->killed || r->killed == SANDBOX_KILL_CRASHED) {
+            r->killed = SANDBOX_KILL_CRASHED;
+            r->lost_pending = 1;
+            r->lost_next = s->lost;
+            s->lost = r;
+        }
+    }
+    if (p->prev) p->prev->next = p->next;
+    else s->procs = p->next;
+    if (p->next) p->next->prev = p->prev;
+    s->proc_count--;
+    jail_in_free(&p->in);
+    free(p->tenant);
+    free(p);
+}
+
+static size_t pool_size(const struct jail_supervisor *s) {
+    if (s->cfg.pool_size) return s->cfg.pool_size;
+    long n = sysconf(_SC_NPROCESSORS_ONLN);
+    return n > 0 ? (size_t)n : 1;
+}
+
+static int same_key(const char *a, const char *b) {
+    if (!a || !b) return a == b;
+    return strcmp(a, b) == 0;
+}
+
+static struct jail_proc *pick(struct jail_supervisor *s, const char *tenant, corral_error *err) {
+    if (s->cfg.mode == CORRAL_ISOLATION_PROCESS) {
+        struct jail_proc *p = proc_spawn(s, NULL, err);
+        if (p) p->dedicated = 1;
+        return p;
+    }
+    const char *key = s->cfg.mode == CORRAL_ISOLATION_TENANT ? (tenant ? tenant : "") : NULL;
+    struct jail_proc *best = NULL;
+    size_t count = 0;
+    for (struct jail_proc *p = s->procs; p; p = p->next) {
+        if (p->dedicated || p->draining || !same_key(p->tenant, key)) continue;
+        count++;
+        if (!best || p->live < best->live) best = p;
+    }
+    if (!best || (best->live > 0 && count < pool_size(s))) {
+        corral_error spawn_err;
+        struct jail_proc *n = proc_spawn(s, key, &spawn_err);
+        if (n) return n;
+        if (!best) *err = spawn_err;
+    }
+    return best;
+}
+
+/* Ends a worker that has nothing left to run once it is empty. */
+static void maybe_retire(struct jail_proc *p) {
+    if (p->live || p->in_turn || !(p->dedicated || p->draining)) return;
+    if (p->draining) p->s->stats.workers_recycled++;
+    proc_end(p, END_QUIET, NULL);
+}
+
+/* ---- supervisor ----------------------------------------------------------- */
+
+struct jail_supervisor *jail_supervisor_new(const struct jail_supervisor_config *cfg,
+                                            corral_error *err) {
+    if (cfg->mode != CORRAL_ISOLATION_POOL && cfg->mode != CORRAL_ISOLATION_TENANT &&
+        cfg->mode != CORRAL_ISOLATION_PROCESS) {
+        corral_error_set(err, CORRAL_EINVAL, "TypeError", "Not a jailed isolation mode: %d.",
+                         (int)cfg->mode);
+        return NULL;
+    }
+    struct jail_supervisor *s = calloc(1, sizeof *s);
+    if (!s) {
+        corral_error_set(err, CORRAL_ENOMEM, "Error", "Out of memory.");
+        return NULL;
+    }
+    s->cfg = *cfg;
+    if (!s->cfg.max_sandboxes_per_worker) s->cfg.max_sandboxes_per_worker = 1000;
+    if (!s->cfg.max_worker_memory) s->cfg.max_worker_memory = (uint64_t)512 << 20;
+    if (!s->cfg.grace_ms) s->cfg.grace_ms = 100;
+    return s;
+}
+
+void jail_supervisor_free(struct jail_supervisor *s) {
+    if (!s) return;
+    while (s->procs) proc_end(s->procs, END_QUIET, NULL);
+    free(s);
+}
+
+int jail_supervisor_pending(const struct jail_supervisor *s) { return s->lost != NULL; }
+
+void jail_supervisor_poll(struct jail_supervisor *s, void (*lost)(void *ud, void *host_data),
+                          void *ud) {
+    size_t n = 0;
+    struct pollfd *fds = s->proc_count ? calloc(s->proc_count, sizeof *fds) : NULL;
+    struct jail_proc **who = s->proc_count ? calloc(s->proc_count, sizeof *who) : NULL;
+    for (struct jail_proc *p = s->procs; fds && who && p; p = p->next) {
+        if (p->in_turn) continue;
+        fds[n] = (struct pollfd){.fd = p->fd, .events = POLLIN};
+        who[n++] = p;
+    }
+    if (n && poll(fds, n, 0) > 0) {
+        for (size_t i = 0; i < n; i++) {
+            if (!fds[i].revents) continue;
+            struct jail_proc *p = who[i];
+            long r = jail_in_recv(&p->in, p->fd, 0, JAIL_MSG_MAX_BYTES);
+            if (r == -2) continue; /* part of a message: read on when the rest comes */
+            struct jail_fields f;
+            if (r == 0) {
+                proc_end(p, END_DIED, NULL);
+            } else if (r > 0 && jail_fields_parse(&f, p->in.buf, (size_t)r) == 0) {
+                jail_fields_free(&f);
+                proc_end(p, END_VIOLATION, "a message while no turn was running");
+            } else {
+                proc_end(p, END_VIOLATION, "a malformed frame");
+            }
+        }
+    }
+    free(fds);
+    free(who);
+    while (s->lost) {
+        struct jail_sandbox *r = s->lost;
+        s->lost = r->lost_next;
+        r->lost_pending = 0;
+        r->lost_reported = 1;
+        if (lost) lost(ud, r->host_data);
+    }
+}
+
+void jail_supervisor_stats(const struct jail_supervisor *s, struct jail_supervisor_stats *out) {
+    *out = s->stats;
+    out->workers = s->proc_count;
+}
+
+size_t jail_supervisor_worker_pids(const struct jail_supervisor *s, pid_t *out, size_t max) {
+    size_t n = 0;
+    for (struct jail_proc *p = s->procs; p; p = p->next, n++)
+        if (n < max) out[n] = p->worker_pid;
+    return n;
+}
+
+void jail_supervisor_set_test_hook(struct jail_supervisor *s, void (*fn)(uint64_t what)) {
+    s->test_hook = fn;
+}
+
+void jail_supervisor_hook(struct jail_supervisor *s, uint64_t what) {
+    for (struct jail_proc *p = s->procs; p; p = p->next) {
+        struct jail_out o;
+        jail_out_begin(&o, JD_HOOK);
+        jail_out_u64(&o, what);
+        jail_out_send(&o, p->fd);
+    }
+}
+
+/* ---- answering upcalls ---------------------------------------------------- */
+
+/* The host's callback may have ended the worker (a nested failure): then
+ * there is nobody to answer. */
+static void reply(struct jail_sandbox *r, int64_t v, uint64_t aux, const corral_error *e) {
+    if (!r->p) return;
+    struct jail_out o;
+    jail_out_begin(&o, JD_REPLY);
+    jail_out_i64(&o, v);
+    jail_out_u64(&o, aux);
+    jail_out_error(&o, e);
+    jail_out_send(&o, r->p->fd);
+}
+
+/* A cap list the worker wrote: kind, flags, id per entry. NULL (and *bad)
+ * on anything the wire format does not allow. */
+static struct wire_cap *get_wire_caps(struct jail_fields *f, size_t *n) {
+    *n = jail_get_count(f, 3);
+    if (f->bad || *n > WIRE_MAX_CAPS) {
+        f->bad = 1;
+        return NULL;
+    }
+    struct wire_cap *caps = calloc(*n ? *n : 1, sizeof *caps);
+    if (!caps) {
+        f->bad = 1;
+        return NULL;
+    }
+    for (size_t i = 0; i < *n; i++) {
+        uint64_t kind = jail_get_u64(f), flags = jail_get_u64(f);
+        caps[i].id = jail_get_u64(f);
+        if ((kind != WIRE_CAP_EXPORT && kind != WIRE_CAP_IMPORT) ||
+            (flags & ~(uint64_t)WIRE_CAP_F_ALL))
+            f->bad = 1;
+        caps[i].kind = (uint8_t)kind;
+        caps[i].flags = (uint8_t)flags;
+    }
+    return caps;
+}
+
+static int payload_ok(const uint8_t *p, size_t len, size_t ncaps) {
+    struct wire_limits lim = {.cap_count = ncaps};
+    return p && wire_validate(p, len, &lim) == WIRE_OK;
+}
+
+/* A workercode from the worker, rebuilt and validated as a host's would be. */
+static struct workercode *get_code(struct jail_sandbox *r, struct jail_fields *f,
+                                   corral_error *err) {
+    size_t len;
+    const uint8_t *b = jail_get_bytes(f, &len);
+    if (!b) return NULL;
+    struct workercode *c = jail_code_decode(b, len, 0);
+    if (!c) {
+        f->bad = 1;
+        return NULL;
+    }
+    if (wc_validate(c, &r->limits, r->today, err) < 0) {
+        wc_free(c);
+        return NULL;
+    }
+    return c;
+}
+
+/* Serves one upcall of r's turn. Returns 0, or -1 with *what set when the
+ * worker broke the protocol. */
+static int dispatch(struct jail_sandbox *r, uint64_t kind, struct jail_fields *f,
+                    const char **what) {
+    const struct engine_host *h = r->s->cfg.host;
+    void *hd = r->host_data;
+    r->cur_inv = jail_get_u64(f);
+    corral_error err = {0};
+    *what = "a malformed upcall";
+    switch (kind) {
+    case JU_SEND: {
+        struct wire_msg m = {0};
+        uint64_t mk = jail_get_u64(f);
+        m.id = jail_get_u64(f);
+        m.target = jail_get_u64(f);
+        m.name = (const char *)jail_get_bytes(f, &m.name_len);
+        m.payload = jail_get_bytes(f, &m.payload_len);
+        m.caps = get_wire_caps(f, &m.cap_count);
+        int carries = mk == WIRE_MSG_CALL || mk == WIRE_MSG_RETURN || mk == WIRE_MSG_THROW;
+        if (f->bad || f->next != f->count || mk < 1 || mk > WIRE_MSG_KIND_MAX ||
+            (m.name && (mk != WIRE_MSG_CALL || m.name_len > WIRE_MAX_NAME ||
+                        memchr(m.name, 0, m.name_len))) ||
+            (carries ? !payload_ok(m.payload, m.payload_len, m.cap_count)
+                     : (m.payload || m.cap_count))) {
+            free(m.caps);
+            *what = "a malformed message";
+            return -1;
+        }
+        m.kind = (uint8_t)mk;
+        h->send(hd, NULL, &m);
+        free(m.caps);
+        return 0;
+    }
+    case JU_LOAD: {
+        struct workercode *c = get_code(r, f, &err);
+        if (f->bad || f->next != f->count) {
+            wc_free(c);
+            return -1;
+        }
+        int64_t v = c ? h->load(hd, NULL, c, &err) : -1;
+        reply(r, v, 0, &err);
+        return 0;
+    }
+    case JU_GET: {
+        char *id = jail_get_str(f);
+        if (f->bad || f->next != f->count) {
+            free(id);
+            return -1;
+        }
+        int need = 0;
+        int64_t v = h->get(hd, NULL, id, &need, &err);
+        free(id);
+        reply(r, v, (uint64_t)need, &err);
+        return 0;
+    }
+    case JU_PROVIDE: {
+        uint64_t handle = jail_get_u64(f);
+        corral_error bad = {0};
+        struct workercode *c = jail_get_null(f) ? NULL : get_code(r, f, &bad);
+        corral_error failure;
+        jail_get_error(f, &failure);
+        if (f->bad || f->next != f->count) {
+            wc_free(c);
+            return -1;
+        }
+        if (!c && bad.name[0]) failure = bad;
+        if (!c && !failure.name[0]) snprintf(failure.name, sizeof failure.name, "Error");
+        h->provide(hd, NULL, handle, c, c ? NULL : &failure);
+        return 0;
+    }
+    case JU_ENTRYPOINT: {
+        uint64_t handle = jail_get_u64(f);
+        char *name = jail_get_str(f);
+        size_t pl;
+        const uint8_t *props = jail_get_bytes(f, &pl);
+        uint64_t has_limits = jail_get_u64(f);
+        corral_limits lim;
+        jail_get_limits(f, &lim);
+        size_t ncaps;
+        struct wire_cap *caps = get_wire_caps(f, &ncaps);
+        if (f->bad || f->next != f->count || !name || (props && !payload_ok(props, pl, ncaps)) ||
+            (!props && ncaps)) {
+            free(name);
+            free(caps);
+            return -1;
+        }
+        uint8_t flags = 0;
+        int64_t v = h->entrypoint(hd, NULL, handle, name, props, pl, caps, ncaps,
+                                  has_limits ? &lim : NULL, &flags, &err);
+        free(name);
+        free(caps);
+        reply(r, v, flags, &err);
+        return 0;
+    }
+    case JU_LOG: {
+        uint64_t level = jail_get_u64(f);
+        size_t len;
+        const uint8_t *text = jail_get_bytes(f, &len);
+        if (f->bad || f->next != f->count || !text || level > CORRAL_LOG_ERROR) return -1;
+        h->log(hd, NULL, (corral_log_level)level, (const char *)text, len);
+        return 0;
+    }
+    case JU_TIMER_SET: {
+        uint64_t id = jail_get_u64(f);
+        double delay = jail_get_f64(f);
+        if (f->bad || f->next != f->count || !isfinite(delay) || delay < 0) return -1;
+        h->timer_set(hd, NULL, id, delay);
+        return 0;
+    }
+    case JU_TIMER_CLEAR: {
+        uint64_t id = jail_get_u64(f);
+        if (f->bad || f->next != f->count) return -1;
+        h->timer_clear(hd, NULL, id);
+        return 0;
+    }
+    case JU_FETCH: {
+        uint64_t id = jail_get_u64(f);
+        size_t len;
+        const uint8_t *req = jail_get_bytes(f, &len);
+        if (f->bad || f->next != f->count || !payload_ok(req, len, 0)) return -1;
+        int v = h->fetch(hd, NULL, id, req, len, &err);
+        reply(r, v, 0, &err);
+        return 0;
+    }
+    case JU_WAIT_UNTIL: {
+        uint64_t inv = jail_get_u64(f);
+        int64_t delta = jail_get_i64(f);
+        if (f->bad || f->next != f->count || (delta != 1 && delta != -1)) return -1;
+        h->wait_until(hd, NULL, inv, (int)delta);
+        return 0;
+    }
+    case JU_IMPORT_FLAGS: {
+        uint64_t index = jail_get_u64(f);
+        if (f->bad || f->next != f->count) return -1;
+        reply(r, 0, h->import_flags(hd, NULL, index), NULL);
+        return 0;
+    }
+    case JU_UNHANDLED: {
+        char *text = jail_get_str(f);
+        if (f->bad || f->next != f->count) {
+            free(text);
+            return -1;
+        }
+        h->unhandled_rejection(hd, NULL, text);
+        free(text);
+        return 0;
+    }
+    default: *what = "an unknown message kind"; return -1;
+    }
+}
+
+/* ---- turns ---------------------------------------------------------------- */
+
+/* Reads one message from p within timeout_ms: its fields and kind, after
+ * checking that it names sandbox `id`. Returns 1; 2 on timeout (p is left
+ * to the caller); or 0 having ended p. */
+static int read_msg(struct jail_proc *p, uint64_t id, int timeout_ms, struct jail_fields *f,
+                    uint64_t *kind) {
+    long n = jail_in_recv(&p->in, p->fd, timeout_ms, JAIL_MSG_MAX_BYTES);
+    if (n == -2) return 2;
+    if (n == 0) {
+        proc_end(p, END_DIED, NULL);
+        return 0;
+    }
+    if (n < 0 || jail_fields_parse(f, p->in.buf, (size_t)n) < 0) {
+        proc_end(p, END_VIOLATION, "a malformed frame");
+        return 0;
+    }
+    *kind = jail_get_u64(f);
+    uint64_t sb = jail_get_u64(f);
+    if (f->bad || sb != id) {
+        jail_fields_free(f);
+        proc_end(p, END_VIOLATION, f->bad ? "a malformed frame" : "a sandbox id it was not given");
+        return 0;
+    }
+    return 1;
+}
+
+/* Sends a turn's message and serves the worker until TURN_DONE. */
+static void run_turn(struct jail_sandbox *r, struct jail_out *o) {
+    struct jail_proc *p = r->p;
+    if (!p || r->killed) {
+        jail_out_free(o);
+        if (!r->killed) r->killed = SANDBOX_KILL_CRASHED;
+        return;
+    }
+    if (p->in_turn) {
+        /* The loader never nests turns; a nested one would deadlock the
+         * worker, so it is refused rather than sent. */
+        jail_out_free(o);
+        r->killed = SANDBOX_KILL_CRASHED;
+        snprintf(r->why, sizeof r->why, "A turn was started inside another turn of its worker.");
+        return;
+    }
+    p->in_turn = r;
+    if (jail_out_send(o, p->fd) < 0) {
+        proc_end(p, END_DIED, NULL);
+        return;
+    }
+    /* Time the worker spends waiting for our answers (the host's callbacks)
+     * is not its CPU: only time spent waiting on the socket counts. When
+     * that runs out, the worker's own CPU clock decides: a worker that was
+     * merely descheduled on a busy machine gets the rest of its budget. The
+     * clock is also read every 256 upcalls, so a worker streaming cheap
+     * upcalls (each answered at once) cannot stretch its turn either. */
+    uint64_t cpu0 = proc_cpu_ns(p);
+    int64_t grace_ns = (int64_t)r->s->cfg.grace_ms * 1000000;
+    int64_t left = (int64_t)(r->budget_ns > INT64_MAX / 2 ? INT64_MAX / 2 : r->budget_ns) + grace_ns;
+    for (unsigned count = 1;; count++) {
+        struct jail_fields f;
+        uint64_t kind;
+        int64_t t0 = mono_ns();
+        int64_t wait_ms = left > 0 ? (left + 999999) / 1000000 : 0;
+        int got = read_msg(p, r->id, wait_ms < INT32_MAX ? (int)wait_ms : INT32_MAX, &f, &kind);
+        if (!got) return;
+        left -= mono_ns() - t0;
+        uint64_t used = got == 2 || count % 256 == 0 ? proc_cpu_ns(p) - cpu0 : 0;
+        if (got == 1 && p->has_clock && used > r->budget_ns + (uint64_t)grace_ns) {
+            jail_fields_free(&f);
+            proc_end(p, END_CPU, NULL);
+            return;
+        }
+        if (got == 2) {
+            if (p->has_clock && used < r->budget_ns) {
+                left = (int64_t)(r->budget_ns - used) + grace_ns;
+                continue;
+            }
+            proc_end(p, END_CPU, NULL);
+            return;
+        }
+        if (kind == JU_TURN_DONE) {
+            uint64_t killed = jail_get_u64(&f);
+            uint64_t mem = jail_get_u64(&f);
+            r->turn_cpu_ns = jail_get_u64(&f);
+            /* The worker's heap is the sum its sandboxes report (each is
+             * bounded by its own limit); RLIMIT_AS backs the estimate. */
+            p->heap = p->heap - r->mem_used + mem;
+            r->mem_used = mem;
+            int bad = f.bad || f.next != f.count || killed > SANDBOX_KILL_DISCARDED;
+            jail_fields_free(&f);
+            if (bad) {
+                proc_end(p, END_VIOLATION, "a malformed end of turn");
+                return;
+            }
+            p->in_turn = NULL;
+            if (killed) r->killed = (enum sandbox_kill)killed;
+            if (p->heap > r->s->cfg.max_worker_memory) p->draining = 1;
+            return;
+        }
+        const char *what;
+        int rc = dispatch(r, kind, &f, &what);
+        jail_fields_free(&f);
+        if (!r->p) return; /* ended while the host ran its callback */
+        if (rc < 0) {
+            proc_end(p, END_VIOLATION, what);
+            return;
+        }
+    }
+}
+
+static void unlink_lost(struct jail_sandbox *r) {
+    if (!r->lost_pending) return;
+    struct jail_sandbox **pp = &r->s->lost;
+    while (*pp && *pp != r) pp = &(*pp)->lost_next;
+    if (*pp) *pp = r->lost_next;
+    r->lost_pending = 0;
+}
+
+static void sandbox_drop(struct jail_sandbox *r, int tell);
+
+struct jail_sandbox *jail_sandbox_new(struct jail_supervisor *s, const char *tenant,
+                                      const struct sandbox_config *cfg, corral_error *err) {
+    struct jail_proc *p = pick(s, tenant, err);
+    if (!p) return NULL;
+    struct jail_sandbox *r = calloc(1, sizeof *r);
+    if (!r) {
+        corral_error_set(err, CORRAL_ENOMEM, "Error", "Out of memory creating a sandbox.");
+        maybe_retire(p);
+        return NULL;
+    }
+    r->s = s;
+    r->p = p;
+    r->id = ++p->next_sb;
+    r->host_data = cfg->host_data;
+    r->limits = cfg->limits;
+    snprintf(r->today, sizeof r->today, "%s", cfg->today ? cfg->today : "2999-12-31");
+    struct jail_out o;
+    jail_out_begin(&o, JD_NEW);
+    jail_out_u64(&o, r->id);
+    jail_out_u64(&o, cfg->memory_bytes);
+    jail_out_u64(&o, cfg->stack_bytes);
+    jail_out_u64(&o, cfg->arg_bytes);
+    jail_out_u64(&o, cfg->result_bytes);
+    jail_out_str(&o, cfg->worker_id);
+    jail_out_str(&o, cfg->today);
+    jail_out_limits(&o, &cfg->limits);
+    r->next = p->sandboxes;
+    if (p->sandboxes) p->sandboxes->prev = r;
+    p->sandboxes = r;
+    p->live++;
+    p->created++;
+    if (p->created >= s->cfg.max_sandboxes_per_worker) p->draining = 1;
+    struct jail_fields f;
+    uint64_t kind = 0;
+    int ok = 0, got;
+    if (jail_out_send(&o, p->fd) < 0) proc_end(p, END_DIED, NULL);
+    else if ((got = read_msg(p, r->id, 10000, &f, &kind)) == 2) {
+        proc_end(p, END_VIOLATION, "no answer to NEW in time");
+    } else if (got) {
+        if (kind != JU_NEW_DONE) {
+            jail_fields_free(&f);
+            proc_end(p, END_VIOLATION, "an upcall outside a turn");
+        } else {
+            ok = (int)jail_get_u64(&f);
+            jail_get_error(&f, err);
+            int bad = f.bad || f.next != f.count;
+            jail_fields_free(&f);
+            if (bad) proc_end(p, END_VIOLATION, "a malformed answer to NEW");
+            else if (!ok && !err->name[0]) corral_error_set(err, CORRAL_ENOMEM, "Error", "The sandbox could not be created.");
+        }
+    }
+    if (!r->p) {
+        /* The worker died on the way: the sandbox never existed for anyone. */
+        corral_error_set(err, CORRAL_EBUSY, "SandboxCrashedError", "%s", r->why);
+        unlink_lost(r);
+        free(r);
+        return NULL;
+    }
+    if (!ok) {
+        sandbox_drop(r, 0); /* the worker never made it */
+        return NULL;
+    }
+    return r;
+}
+
+/* Takes r off its worker (which may then retire) and frees it; with
+ * tell, the worker frees its side too. */
+static void sandbox_drop(struct jail_sandbox *r, int tell) {
+    unlink_lost(r);
+    struct jail_proc *p = r->p;
+    if (p) {
+        if (tell) {
+            struct jail_out o;
+            jail_out_begin(&o, JD_FREE);
+            jail_out_u64(&o, r->id);
+            jail_out_send(&o, p->fd);
+        }
+        if (r->prev) r->prev->next = r->next;
+        else p->sandboxes = r->next;
+        if (r->next) r->next->prev = r->prev;
+        p->live--;
+        p->heap -= r->mem_used;
+        if (p->in_turn == r) p->in_turn = NULL;
+        maybe_retire(p);
+    }
+    free(r);
+}
+
+void jail_sandbox_free(struct jail_sandbox *r) {
+    if (r) sandbox_drop(r, 1);
+}
+
+void jail_sandbox_set_cpu_budget(struct jail_sandbox *r, uint64_t budget_ns) {
+    r->budget_ns = budget_ns;
+}
+
+static void out_idx(struct jail_out *o, const uint64_t *idx, size_t n) {
+    jail_out_u64(o, n);
+    for (size_t i = 0; i < n; i++) jail_out_u64(o, idx[i]);
+}
+
+static void turn_begin(struct jail_out *o, enum jail_down kind, struct jail_sandbox *r) {
+    jail_out_begin(o, kind);
+    jail_out_u64(o, r->id);
+    jail_out_u64(o, r->budget_ns);
+}
+
+int jail_sandbox_start(struct jail_sandbox *r, const struct workercode *code, const uint8_t *env,
+                       size_t env_len, const uint64_t *env_caps, size_t env_cap_count) {
+    uint8_t *bytes;
+    size_t len;
+    if (jail_code_encode(code, &bytes, &len) < 0) {
+        r->killed = SANDBOX_KILL_MEMORY;
+        return -1;
+    }
+    struct jail_out o;
+    turn_begin(&o, JD_START, r);
+    jail_out_bytes(&o, bytes, len);
+    free(bytes);
+    if (env) jail_out_bytes(&o, env, env_len);
+    else jail_out_null(&o);
+    out_idx(&o, env_caps, env_cap_count);
+    run_turn(r, &o);
+    return r->killed ? -1 : 0;
+}
+
+static void out_envelope(struct jail_out *o, const struct wire_msg *m) {
+    jail_out_u64(o, m->kind);
+    jail_out_u64(o, m->id);
+    jail_out_u64(o, m->target);
+    if (m->name) jail_out_bytes(o, m->name, m->name_len);
+    else jail_out_null(o);
+    if (m->payload) jail_out_bytes(o, m->payload, m->payload_len);
+    else jail_out_null(o);
+}
+
+void jail_sandbox_deliver(struct jail_sandbox *r, const struct wire_msg *m, const uint64_t *caps) {
+    struct jail_out o;
+    turn_begin(&o, JD_DELIVER, r);
+    out_envelope(&o, m);
+    out_idx(&o, caps, m->cap_count);
+    run_turn(r, &o);
+}
+
+void jail_sandbox_deliver_entry(struct jail_sandbox *r, const char *name, const uint8_t *props,
+                                size_t props_len, const uint64_t *props_caps, size_t props_cap_count,
+                                const struct wire_msg *m, const uint64_t *caps) {
+    struct jail_out o;
+    turn_begin(&o, JD_DELIVER_ENTRY, r);
+    jail_out_str(&o, name);
+    if (props) jail_out_bytes(&o, props, props_len);
+    else jail_out_null(&o);
+    out_idx(&o, props_caps, props_cap_count);
+    out_envelope(&o, m);
+    out_idx(&o, caps, m->cap_count);
+    run_turn(r, &o);
+}
+
+void jail_sandbox_release_export(struct jail_sandbox *r, uint64_t export_id) {
+    if (!r->p) return;
+    struct jail_out o;
+    jail_out_begin(&o, JD_RELEASE_EXPORT);
+    jail_out_u64(&o, r->id);
+    jail_out_u64(&o, export_id);
+    jail_out_send(&o, r->p->fd);
+}
+
+void jail_sandbox_fire_timer(struct jail_sandbox *r, uint64_t timer_id) {
+    struct jail_out o;
+    turn_begin(&o, JD_FIRE_TIMER, r);
+    jail_out_u64(&o, timer_id);
+    run_turn(r, &o);
+}
+
+void jail_sandbox_fetch_done(struct jail_sandbox *r, uint64_t fetch_id, int ok,
+                             const uint8_t *payload, size_t len, const uint64_t *caps,
+                             size_t cap_count) {
+    struct jail_out o;
+    turn_begin(&o, JD_FETCH_DONE, r);
+    jail_out_u64(&o, fetch_id);
+    jail_out_u64(&o, ok != 0);
+    if (payload) jail_out_bytes(&o, payload, len);
+    else jail_out_null(&o);
+    out_idx(&o, caps, cap_count);
+    run_turn(r, &o);
+}
+
+void jail_sandbox_kill(struct jail_sandbox *r, enum sandbox_kill why) {
+    if (!r->killed) r->killed = why;
+}
+
+enum sandbox_kill jail_sandbox_killed(const struct jail_sandbox *r) { return r->killed; }
+
+const char *jail_sandbox_crash_message(const struct jail_sandbox *r) {
+    return r->why[0] ? r->why : "The sandbox's worker process died.";
+}
+
+uint64_t jail_sandbox_invocation(const struct jail_sandbox *r) { return r->cur_inv; }
+
+uint64_t jail_sandbox_turn_cpu_ns(const struct jail_sandbox *r) { return r->turn_cpu_ns; }
+
+size_t jail_sandbox_memory_used(const struct jail_sandbox *r) { return (size_t)r->mem_used; }
+
+pid_t jail_sandbox_pid(const struct jail_sandbox *r) { return r->p ? r->p->worker_pid : 0; }

@@ -1,0 +1,507 @@
+/* Sandboxes in jailed worker processes (issue #3): the isolation modes end
+ * to end through the public API, and the faults the supervisor must turn
+ * into clear errors — a worker killed by seccomp, a worker SIGKILLed while
+ * it holds 50 executions waiting on the host, code that never yields to
+ * the engine's interrupt handler, a worker that breaks the protocol.
+ *
+ * The faults are staged from inside the worker by a hook that exists only
+ * in this test binary (jail_supervisor_set_test_hook): the worker is a fork
+ * of this process, so the hook's code is there, and it runs under the
+ * worker's full jail. Reaching into the loader for its supervisor (to read
+ * worker pids) is the one use of internal headers here.
+ */
+#include <errno.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "jail/supervisor.h"
+#include "loader/api_helpers.h"
+#include "loader/loader.h"
+
+static corral_loader *loader_in(corral_isolation mode, size_t workers) {
+    corral_error err = {0};
+    corral_options o;
+    corral_options_default(&o);
+    o.today = "2025-06-01";
+    o.isolation = mode;
+    o.isolation_workers = workers;
+    corral_loader *l = corral_loader_new(&o, &err);
+    if (!l) CHECK_FAIL_AT("corral_loader_new: %s: %s", err.name, err.message);
+    return l;
+}
+
+static size_t worker_pids(corral_loader *l, pid_t *out, size_t max) {
+    return l->sup ? jail_supervisor_worker_pids(l->sup, out, max) : 0;
+}
+
+static double now_ms(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec * 1000.0 + (double)ts.tv_nsec / 1e6;
+}
+
+/* ---- a capability the host completes later -------------------------------- */
+
+#define MAX_HELD 64
+static corral_call *held[MAX_HELD];
+static size_t held_count;
+
+static void cap_echo(corral_call *call, void *ud) {
+    (void)ud;
+    size_t len;
+    const char *args = corral_call_args_json(call, &len);
+    corral_call_return_json(call, args, len);
+}
+
+static void cap_hold(corral_call *call, void *ud) {
+    (void)ud;
+    if (held_count < MAX_HELD) held[held_count++] = call;
+    else corral_call_throw(call, NULL, "too many");
+}
+
+static corral_worker *load_with_cap(corral_loader *l, const char *src, const char *tenant) {
+    corral_error err = {0};
+    corral_capability *cap = corral_capability_new(l, "HOST");
+    corral_capability_add_method(cap, "echo", cap_echo, NULL, &err);
+    corral_capability_add_method(cap, "hold", cap_hold, NULL, &err);
+    corral_code *c = code_with(src);
+    corral_code_bind_capability(c, "HOST", cap);
+    if (tenant) corral_code_set_tenant(c, tenant);
+    corral_worker *w = corral_load(l, c, &err);
+    corral_code_free(c);
+    corral_capability_release(cap);
+    if (!w) CHECK_FAIL_AT("corral_load: %s: %s", err.name, err.message);
+    return w;
+}
+
+static const char echo_src[] =
+    "export default {\n"
+    "  async echo(x, env) { console.log('in', x); return await env.HOST.echo(x, 2); },\n"
+    "  async hold(env) { return await env.HOST.hold(); },\n"
+    "  add(a, b) { return a + b; },\n"
+    "  pid() { return 1; },\n"
+    "};\n"
+    "export class Unused {}\n";
+
+/* The worker-side hooks (run inside a jailed worker). */
+enum { HOOK_FORBIDDEN_CALL = 1, HOOK_GARBAGE = 2, HOOK_UNSOLICITED = 3 };
+
+static void test_hook(uint64_t what) {
+    if (what == HOOK_FORBIDDEN_CALL) {
+        /* socket() is not on the worker's allow-list: SIGSYS. */
+        syscall(SYS_socket, AF_INET, SOCK_STREAM, 0);
+        return;
+    }
+    /* The only descriptor a worker has is its socket; find it. */
+    for (int fd = 0; fd < 16; fd++) {
+        if (what == HOOK_GARBAGE) {
+            static const uint8_t junk[] = {0, 0xde, 0xad, 0xbe, 0xef};
+            if (send(fd, junk, sizeof junk, MSG_NOSIGNAL) > 0) return;
+        } else {
+            /* A well-formed message (TURN_DONE for sandbox 1) nobody asked
+             * for: fragment flag, version, an array of two BigInts. */
+            static const uint8_t msg[] = {0, 0x01, 0x0b, 0x02, 0x07, 0x00, 0x01,
+                                          102, 0x07, 0x00, 0x01, 0x01};
+            if (send(fd, msg, sizeof msg, MSG_NOSIGNAL) > 0) return;
+        }
+    }
+}
+
+/* ---- the modes ------------------------------------------------------------- */
+
+static void run_modes_case(corral_isolation mode) {
+    corral_loader *l = loader_in(mode, 2);
+    if (!l) return;
+    corral_worker *w = load_with_cap(l, echo_src, "t1");
+    struct res r;
+    if (w) {
+        invoke(l, w, "add", "[2, 3]", &r);
+        CHECK_EQ_INT(r.outcome, CORRAL_OUTCOME_OK);
+        CHECK_EQ_STR(r.value, "5");
+        invoke(l, w, "echo", "[\"hi\"]", &r);
+        CHECK_EQ_INT(r.outcome, CORRAL_OUTCOME_OK);
+        CHECK_EQ_STR(r.value, "[\"hi\",2]");
+        CHECK_EQ_INT(r.log_count, 1);
+        CHECK_EQ_STR(r.logs[0], "in hi");
+        pid_t pids[8];
+        CHECK(worker_pids(l, pids, 8) >= 1);
+    }
+    corral_worker_release(w);
+    corral_loader_free(l);
+}
+
+TEST(pool_mode_runs_and_calls_capabilities) { run_modes_case(CORRAL_ISOLATION_POOL); }
+TEST(process_mode_runs_and_calls_capabilities) { run_modes_case(CORRAL_ISOLATION_PROCESS); }
+TEST(tenant_mode_runs_and_calls_capabilities) { run_modes_case(CORRAL_ISOLATION_TENANT); }
+
+TEST(isolation_names_parse) {
+    CHECK_EQ_INT(corral_isolation_parse("inline"), CORRAL_ISOLATION_INLINE);
+    CHECK_EQ_INT(corral_isolation_parse("pool"), CORRAL_ISOLATION_POOL);
+    CHECK_EQ_INT(corral_isolation_parse("tenant"), CORRAL_ISOLATION_TENANT);
+    CHECK_EQ_INT(corral_isolation_parse("process"), CORRAL_ISOLATION_PROCESS);
+    CHECK_EQ_INT(corral_isolation_parse("Pool"), -1);
+    CHECK_EQ_INT(corral_isolation_parse(NULL), -1);
+    CHECK_EQ_STR(corral_outcome_name(CORRAL_OUTCOME_CRASHED), "crashed");
+}
+
+TEST(inline_mode_has_no_workers) {
+    corral_loader *l = loader_in(CORRAL_ISOLATION_INLINE, 0);
+    if (!l) return;
+    corral_worker *w = load_with_cap(l, echo_src, NULL);
+    struct res r;
+    if (w) invoke(l, w, "add", "[1, 1]", &r);
+    CHECK(l->sup == NULL);
+    corral_worker_release(w);
+    corral_loader_free(l);
+}
+
+/* Each sandbox gets a fresh worker in process mode, and it ends with it. */
+TEST(process_mode_never_reuses_a_worker) {
+    corral_loader *l = loader_in(CORRAL_ISOLATION_PROCESS, 0);
+    if (!l) return;
+    corral_worker *a = load_with_cap(l, echo_src, NULL);
+    corral_worker *b = load_with_cap(l, echo_src, NULL);
+    struct res r;
+    if (a && b) {
+        invoke(l, a, "add", "[1, 1]", &r);
+        invoke(l, b, "add", "[1, 2]", &r);
+        CHECK_EQ_STR(r.value, "3");
+        pid_t pids[8];
+        CHECK_EQ_INT(worker_pids(l, pids, 8), 2);
+    }
+    corral_worker_release(a);
+    corral_worker_release(b);
+    pid_t pids[8];
+    CHECK_EQ_INT(worker_pids(l, pids, 8), 0);
+    corral_loader_free(l);
+}
+
+/* Two tenants never share a worker; one tenant's sandboxes do (pool of 1). */
+TEST(tenant_mode_cordons_tenants) {
+    corral_loader *l = loader_in(CORRAL_ISOLATION_TENANT, 1);
+    if (!l) return;
+    corral_worker *a1 = load_with_cap(l, echo_src, "alpha");
+    corral_worker *a2 = load_with_cap(l, echo_src, "alpha");
+    corral_worker *b = load_with_cap(l, echo_src, "beta");
+    struct res r;
+    if (a1 && a2 && b) {
+        invoke(l, a1, "add", "[1, 1]", &r);
+        invoke(l, a2, "add", "[1, 1]", &r);
+        invoke(l, b, "add", "[1, 1]", &r);
+        CHECK_EQ_STR(r.value, "2");
+        pid_t pids[8];
+        CHECK_EQ_INT(worker_pids(l, pids, 8), 2);
+    }
+    corral_worker_release(a1);
+    corral_worker_release(a2);
+    corral_worker_release(b);
+    corral_loader_free(l);
+}
+
+/* ---- the jail holds in a live worker ---------------------------------------- */
+
+static int status_field(pid_t pid, const char *field, char *out, size_t n) {
+    char path[64], line[256];
+    snprintf(path, sizeof path, "/proc/%d/status", (int)pid);
+    FILE *f = fopen(path, "r");
+    if (!f) return -1;
+    int found = -1;
+    size_t fl = strlen(field);
+    while (fgets(line, sizeof line, f)) {
+        if (strncmp(line, field, fl) == 0 && line[fl] == ':') {
+            char *v = line + fl + 1;
+            while (*v == ' ' || *v == '\t') v++;
+            v[strcspn(v, "\n")] = 0;
+            snprintf(out, n, "%s", v);
+            found = 0;
+            break;
+        }
+    }
+    fclose(f);
+    return found;
+}
+
+TEST(live_worker_is_under_seccomp_and_no_new_privs) {
+    corral_loader *l = loader_in(CORRAL_ISOLATION_POOL, 1);
+    if (!l) return;
+    corral_worker *w = load_with_cap(l, echo_src, NULL);
+    struct res r;
+    if (w) invoke(l, w, "add", "[1, 1]", &r);
+    pid_t pids[4];
+    size_t n = worker_pids(l, pids, 4);
+    CHECK_EQ_INT(n, 1);
+    for (size_t i = 0; i < n && i < 4; i++) {
+        char v[64];
+        CHECK_EQ_INT(status_field(pids[i], "Seccomp", v, sizeof v), 0);
+        CHECK_EQ_STR(v, "2");
+        CHECK_EQ_INT(status_field(pids[i], "NoNewPrivs", v, sizeof v), 0);
+        CHECK_EQ_STR(v, "1");
+        CHECK_EQ_INT(status_field(pids[i], "CapEff", v, sizeof v), 0);
+        CHECK_EQ_STR(v, "0000000000000000");
+    }
+    corral_worker_release(w);
+    corral_loader_free(l);
+}
+
+/* ---- faults ------------------------------------------------------------------ */
+
+/* Steps until every result is in, or the bound passes. */
+static void wait_all(corral_loader *l, struct res *rs, size_t n, double bound_ms) {
+    double end = now_ms() + bound_ms;
+    for (;;) {
+        size_t done = 0;
+        for (size_t i = 0; i < n; i++) done += rs[i].done;
+        if (done == n || now_ms() > end) return;
+        corral_loader_step(l, 20);
+    }
+}
+
+static void complete_held(void) {
+    for (size_t i = 0; i < held_count; i++) corral_call_return_json(held[i], "1", 1);
+    held_count = 0;
+}
+
+TEST(forbidden_syscall_kills_the_worker_and_the_next_execution_succeeds) {
+    corral_loader *l = loader_in(CORRAL_ISOLATION_POOL, 1);
+    if (!l) return;
+    jail_supervisor_set_test_hook(l->sup, test_hook);
+    held_count = 0;
+    corral_worker *w = load_with_cap(l, echo_src, NULL);
+    struct res r;
+    memset(&r, 0, sizeof r);
+    if (w) {
+        /* An execution waiting on the host when the worker dies. */
+        CHECK_EQ_INT(corral_invoke(w, NULL, "hold", NULL, on_done, &r), CORRAL_OK);
+        for (int i = 0; i < 200 && held_count == 0; i++) corral_loader_step(l, 10);
+        CHECK_EQ_INT(held_count, 1);
+        jail_supervisor_hook(l->sup, HOOK_FORBIDDEN_CALL);
+        wait_all(l, &r, 1, 5000);
+        CHECK(r.done);
+        CHECK_EQ_INT(r.outcome, CORRAL_OUTCOME_CRASHED);
+        CHECK_EQ_STR(r.error_name, "SandboxCrashedError");
+        CHECK_EQ_STR(r.error_message,
+                     "The sandbox's worker process died (signal 31, SIGSYS: a forbidden system "
+                     "call).");
+        /* The host completes its call late: dropped, not a crash. */
+        complete_held();
+        invoke(l, w, "add", "[20, 22]", &r);
+        CHECK_EQ_INT(r.outcome, CORRAL_OUTCOME_OK);
+        CHECK_EQ_STR(r.value, "42");
+        struct jail_supervisor_stats st;
+        jail_supervisor_stats(l->sup, &st);
+        CHECK_EQ_INT(st.workers_crashed, 1);
+        CHECK_EQ_INT(st.workers_started, 2);
+    }
+    corral_worker_release(w);
+    corral_loader_free(l);
+}
+
+TEST(sigkill_with_50_executions_waiting_on_the_host) {
+    corral_loader *l = loader_in(CORRAL_ISOLATION_POOL, 1);
+    if (!l) return;
+    held_count = 0;
+    enum { N = 50 };
+    corral_worker *ws[N];
+    static struct res rs[N];
+    memset(rs, 0, sizeof rs);
+    for (size_t i = 0; i < N; i++) {
+        ws[i] = load_with_cap(l, echo_src, NULL);
+        if (ws[i]) CHECK_EQ_INT(corral_invoke(ws[i], NULL, "hold", NULL, on_done, &rs[i]), CORRAL_OK);
+    }
+    for (int i = 0; i < 500 && held_count < N; i++) corral_loader_step(l, 10);
+    CHECK_EQ_INT(held_count, N);
+    pid_t pids[4];
+    CHECK_EQ_INT(worker_pids(l, pids, 4), 1);
+    double t0 = now_ms();
+    kill(pids[0], SIGKILL);
+    wait_all(l, rs, N, 5000);
+    double took = now_ms() - t0;
+    CHECK(took < 5000);
+    size_t crashed = 0;
+    for (size_t i = 0; i < N; i++)
+        crashed += rs[i].done && rs[i].outcome == CORRAL_OUTCOME_CRASHED &&
+                   strcmp(rs[i].error_message,
+                          "The sandbox's worker process died (signal 9, SIGKILL: killed).") == 0;
+    CHECK_EQ_INT(crashed, N);
+    complete_held();
+    /* The pool recovers: every worker runs again, in a new process. */
+    struct res r;
+    for (size_t i = 0; i < N; i++) {
+        if (!ws[i]) continue;
+        invoke(l, ws[i], "add", "[1, 2]", &r);
+        if (strcmp(r.value, "3") != 0) CHECK_EQ_STR(r.value, "3");
+    }
+    CHECK_EQ_INT(worker_pids(l, pids, 4), 1);
+    CHECK(pids[0] > 0);
+    for (size_t i = 0; i < N; i++) corral_worker_release(ws[i]);
+    corral_loader_free(l);
+}
+
+/* A search that never polls QuickJS's interrupt handler: the supervisor's
+ * deadline (the CPU limit plus its grace) is what stops it. */
+static const char spin_src[] =
+    "export default {\n"
+    "  spin() {\n"
+    "    const hay = 'a'.repeat(1 << 22), needle = 'a'.repeat(1 << 16) + 'b';\n"
+    "    return hay.indexOf(needle);\n"
+    "  },\n"
+    "  add(a, b) { return a + b; },\n"
+    "};\n";
+
+TEST(code_that_never_yields_is_stopped_by_killing_its_worker) {
+    corral_loader *l = loader_in(CORRAL_ISOLATION_POOL, 1);
+    if (!l) return;
+    corral_worker *w = load_with_cap(l, spin_src, NULL);
+    corral_worker *other = load_with_cap(l, echo_src, NULL);
+    struct res r, ro;
+    memset(&ro, 0, sizeof ro);
+    if (w && other) {
+        invoke(l, other, "add", "[1, 1]", &ro);
+        held_count = 0;
+        memset(&ro, 0, sizeof ro);
+        CHECK_EQ_INT(corral_invoke(other, NULL, "hold", NULL, on_done, &ro), CORRAL_OK);
+        for (int i = 0; i < 200 && held_count == 0; i++) corral_loader_step(l, 10);
+        corral_invoke_options io = {0};
+        io.limits.cpu_ms = 50;
+        memset(&r, 0, sizeof r);
+        double t0 = now_ms();
+        CHECK_EQ_INT(corral_invoke(w, &io, "spin", NULL, on_done, &r), CORRAL_OK);
+        struct res both[2];
+        wait_all(l, &r, 1, 10000);
+        double took = now_ms() - t0;
+        (void)both;
+        CHECK(r.done);
+        CHECK_EQ_INT(r.outcome, CORRAL_OUTCOME_EXCEEDED_CPU);
+        CHECK_EQ_STR(r.error_name, "CpuLimitError");
+        CHECK(took < 2000);
+        /* The sandbox that shared the worker fails with the crash error. */
+        wait_all(l, &ro, 1, 2000);
+        CHECK_EQ_INT(ro.outcome, CORRAL_OUTCOME_CRASHED);
+        CHECK_EQ_STR(ro.error_message,
+                     "The sandbox's worker process was ended because a sandbox in it ran past "
+                     "its CPU time limit without yielding.");
+        complete_held();
+        invoke(l, w, "add", "[2, 2]", &r);
+        CHECK_EQ_STR(r.value, "4");
+        struct jail_supervisor_stats st;
+        jail_supervisor_stats(l->sup, &st);
+        CHECK_EQ_INT(st.cpu_kills, 1);
+    }
+    corral_worker_release(w);
+    corral_worker_release(other);
+    corral_loader_free(l);
+}
+
+static void protocol_case(uint64_t hook, const char *detail) {
+    corral_loader *l = loader_in(CORRAL_ISOLATION_POOL, 1);
+    if (!l) return;
+    jail_supervisor_set_test_hook(l->sup, test_hook);
+    held_count = 0;
+    corral_worker *w = load_with_cap(l, echo_src, NULL);
+    struct res r;
+    memset(&r, 0, sizeof r);
+    if (w) {
+        CHECK_EQ_INT(corral_invoke(w, NULL, "hold", NULL, on_done, &r), CORRAL_OK);
+        for (int i = 0; i < 200 && held_count == 0; i++) corral_loader_step(l, 10);
+        jail_supervisor_hook(l->sup, hook);
+        wait_all(l, &r, 1, 5000);
+        CHECK_EQ_INT(r.outcome, CORRAL_OUTCOME_CRASHED);
+        CHECK_EQ_STR(r.error_name, "SandboxCrashedError");
+        char want[256];
+        snprintf(want, sizeof want,
+                 "The sandbox's worker process broke the supervisor's protocol (%s) and was ended.",
+                 detail);
+        CHECK_EQ_STR(r.error_message, want);
+        complete_held();
+        invoke(l, w, "add", "[1, 2]", &r);
+        CHECK_EQ_STR(r.value, "3");
+    }
+    corral_worker_release(w);
+    corral_loader_free(l);
+}
+
+TEST(a_malformed_frame_ends_the_worker) { protocol_case(HOOK_GARBAGE, "a malformed frame"); }
+TEST(a_message_out_of_turn_ends_the_worker) {
+    protocol_case(HOOK_UNSOLICITED, "a message while no turn was running");
+}
+
+TEST(memory_limit_in_a_worker) {
+    corral_loader *l = loader_in(CORRAL_ISOLATION_POOL, 1);
+    if (!l) return;
+    corral_worker *w = load_with_cap(
+        l,
+        "export default { grow() { const a = []; for (;;) a.push(new Array(1e5).fill(1)); },"
+        " add(a, b) { return a + b; } };",
+        NULL);
+    struct res r;
+    if (w) {
+        corral_invoke_options io = {0};
+        io.limits.memory_bytes = 32u << 20;
+        memset(&r, 0, sizeof r);
+        CHECK_EQ_INT(corral_invoke(w, &io, "grow", NULL, on_done, &r), CORRAL_OK);
+        wait_done(l, &r);
+        CHECK_EQ_INT(r.outcome, CORRAL_OUTCOME_EXCEEDED_MEMORY);
+        CHECK_EQ_STR(r.error_name, "MemoryLimitError");
+        invoke(l, w, "add", "[1, 2]", &r);
+        CHECK_EQ_STR(r.value, "3");
+    }
+    corral_worker_release(w);
+    corral_loader_free(l);
+}
+
+/* A pooled worker is replaced after its quota of sandboxes. */
+TEST(pool_workers_are_recycled) {
+    corral_error err = {0};
+    corral_options o;
+    corral_options_default(&o);
+    o.today = "2025-06-01";
+    o.isolation = CORRAL_ISOLATION_POOL;
+    o.isolation_workers = 1;
+    o.isolation_worker_sandboxes = 3;
+    corral_loader *l = corral_loader_new(&o, &err);
+    CHECK(l != NULL);
+    if (!l) return;
+    struct res r;
+    for (int i = 0; i < 7; i++) {
+        corral_worker *w = load_with_cap(l, echo_src, NULL);
+        if (w) invoke(l, w, "add", "[1, 2]", &r);
+        CHECK_EQ_STR(r.value, "3");
+        corral_worker_release(w);
+    }
+    struct jail_supervisor_stats st;
+    jail_supervisor_stats(l->sup, &st);
+    CHECK_EQ_INT(st.workers_started, 3);
+    CHECK_EQ_INT(st.workers_recycled, 2);
+    corral_loader_free(l);
+}
+
+/* A child a sandbox loads runs for its creator's tenant, in its workers. */
+TEST(children_run_for_their_creators_tenant) {
+    corral_loader *l = loader_in(CORRAL_ISOLATION_TENANT, 1);
+    if (!l) return;
+    corral_error err = {0};
+    static const char parent_src[] =
+        "export default { async run(env) {\n"
+        "  const w = env.LOADER.load({ compatibilityDate: '2025-06-01', mainModule: 'c.js',\n"
+        "    modules: { 'c.js': 'export default { f() { return 41 + 1; } }' } });\n"
+        "  return await w.getEntrypoint().f();\n"
+        "} };\n";
+    corral_code *c = code_with(parent_src);
+    corral_code_bind_loader(c, "LOADER");
+    corral_code_set_tenant(c, "alpha");
+    corral_worker *w = corral_load(l, c, &err);
+    corral_code_free(c);
+    struct res r;
+    if (w) {
+        invoke(l, w, "run", NULL, &r);
+        CHECK_EQ_INT(r.outcome, CORRAL_OUTCOME_OK);
+        CHECK_EQ_STR(r.value, "42");
+        pid_t pids[4];
+        CHECK_EQ_INT(worker_pids(l, pids, 4), 1);
+    }
+    corral_worker_release(w);
+    corral_loader_free(l);
+}
