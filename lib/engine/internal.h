@@ -76,7 +76,13 @@ struct sandbox {
     struct sb_block *blocks;    /* every block the runtime allocated (sandbox.c) */
     JSValue cjs_cache;          /* module name -> module.exports */
     char today[11];
-    double start_mono_ms;
+    double start_mono_ms;       /* performance.now()'s zero */
+    double time_origin_ms;      /* performance.timeOrigin */
+    /* Math.random's xorshift128+ state, seeded from getrandom for every
+     * sandbox (sb_reset_clocks_and_seed): QuickJS seeds from the clock, so
+     * runtimes built in the same microsecond — or forked from one zygote
+     * spare — would share a sequence. */
+    uint64_t random_state[2];
     /* Answers wait here until the job queue has drained, so rejections
      * left unhandled by the turn are reported before the call completes. */
     struct sb_answer { uint64_t id; int ok; uint8_t *payload; size_t len; struct wire_cap *caps;

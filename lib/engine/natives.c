@@ -59,6 +59,58 @@ static JSValue n_random_fill(JSContext *ctx, JSValueConst this_val, int argc, JS
     return JS_UNDEFINED;
 }
 
+static JSValue n_time_origin(JSContext *ctx, JSValueConst this_val) {
+    ENGINE_UNSAFE_SCOPE();
+    return JS_NewFloat64(ctx, SB(ctx)->time_origin_ms);
+}
+
+/* Math.random: xorshift128+ over the sandbox's own state; 53 random bits
+ * make a double in [0, 1). */
+static JSValue n_math_random(JSContext *ctx, JSValueConst this_val, int argc, JSValueConst *argv) {
+    ENGINE_UNSAFE_SCOPE();
+    uint64_t *st = SB(ctx)->random_state;
+    uint64_t x = st[0];
+    const uint64_t y = st[1];
+    st[0] = y;
+    x ^= x << 23;
+    st[1] = x ^ y ^ (x >> 17) ^ (y >> 26);
+    return JS_NewFloat64(ctx, (double)((st[1] + y) >> 11) * 0x1.0p-53);
+}
+
+void sb_reset_clocks_and_seed(struct sandbox *sb) {
+    sb->start_mono_ms = now_ms(CLOCK_MONOTONIC);
+    sb->time_origin_ms = now_ms(CLOCK_REALTIME);
+    uint64_t seed[2] = {0, 0};
+    size_t done = 0;
+    while (done < sizeof seed) {
+        ssize_t n = getrandom((uint8_t *)seed + done, sizeof seed - done, 0);
+        if (n <= 0) break;
+        done += (size_t)n;
+    }
+    /* Without the system source (never seen), the clocks still differ per
+     * sandbox; the state must not be all zero. */
+    if (done < sizeof seed) seed[0] ^= (uint64_t)(sb->start_mono_ms * 1e6) ^ (uint64_t)(uintptr_t)sb;
+    sb->random_state[0] = seed[0] | 1;
+    sb->random_state[1] = seed[1];
+}
+
+int sb_install_math_random(struct sandbox *sb) {
+    JSContext *ctx = sb->ctx;
+    JSValue global = JS_GetGlobalObject(ctx);
+    JSValue math = JS_GetPropertyStr(ctx, global, "Math");
+    JS_FreeValue(ctx, global);
+    if (!JS_IsObject(math)) {
+        JS_FreeValue(ctx, math);
+        return -1;
+    }
+    JSValue fn = JS_NewCFunction(ctx, n_math_random, "random", 0);
+    int rc = JS_IsException(fn) ? -1
+                                : JS_DefinePropertyValueStr(ctx, math, "random", fn,
+                                                            JS_PROP_WRITABLE | JS_PROP_CONFIGURABLE);
+    JS_FreeValue(ctx, math);
+    return rc < 0 ? -1 : 0;
+}
+
 static JSValue n_now(JSContext *ctx, JSValueConst this_val, int argc, JSValueConst *argv) {
     ENGINE_UNSAFE_SCOPE();
     return JS_NewFloat64(ctx, now_ms(CLOCK_MONOTONIC) - SB(ctx)->start_mono_ms);
@@ -413,15 +465,15 @@ static const JSCFunctionListEntry native_funcs[] = {
     JS_CFUNC_DEF("provide", 2, n_provide),
     JS_CFUNC_DEF("provideError", 2, n_provide_error),
     JS_CFUNC_DEF("waitUntil", 2, n_wait_until),
+    JS_CGETSET_DEF("timeOrigin", n_time_origin, NULL),
 };
 
 JSValue sb_make_natives(struct sandbox *sb) {
     JSContext *ctx = sb->ctx;
-    sb->start_mono_ms = now_ms(CLOCK_MONOTONIC);
+    sb_reset_clocks_and_seed(sb);
     JSValue n = JS_NewObjectProto(ctx, JS_NULL);
     if (JS_IsException(n)) return n;
     JS_SetPropertyFunctionList(ctx, n, native_funcs,
                                sizeof native_funcs / sizeof native_funcs[0]);
-    JS_SetPropertyStr(ctx, n, "timeOrigin", JS_NewFloat64(ctx, now_ms(CLOCK_REALTIME)));
     return n;
 }

@@ -9,6 +9,13 @@
 
 /* natives.c */
 JSValue sb_make_natives(struct sandbox *sb);
+/* Replaces QuickJS's clock-seeded Math.random with one over the sandbox's
+ * own getrandom-seeded state. */
+int sb_install_math_random(struct sandbox *sb);
+/* A fresh performance.now() zero, timeOrigin and Math.random seed: for a
+ * runtime built ahead of time (a spare, or one inherited from the zygote)
+ * when it is handed to its sandbox. */
+void sb_reset_clocks_and_seed(struct sandbox *sb);
 char *sb_describe(struct sandbox *sb, JSValueConst v);
 /* Converts a JS WorkerCode object into a validated struct workercode. */
 struct workercode *sb_workercode_from_js(struct sandbox *sb, JSValueConst code, corral_error *err);

@@ -337,6 +337,10 @@ struct sandbox *sandbox_new(const struct sandbox_config *cfg, corral_error *err)
 
     JSValue native = sb_make_natives(sb);
     if (JS_IsException(native)) goto js_fail;
+    if (sb_install_math_random(sb) < 0) {
+        JS_FreeValue(ctx, native);
+        goto js_fail;
+    }
     /* The web globals are only accessors until first use (lazy.c); the
      * runtime reaches the real classes through `web`. */
     JSValue web = JS_UNDEFINED;
@@ -406,6 +410,7 @@ int sandbox_assign(struct sandbox *sb, const struct sandbox_config *cfg, corral_
     }
     free(sb->worker_id);
     sb->worker_id = id;
+    sb_reset_clocks_and_seed(sb);
     JS_UpdateStackTop(sb->rt);
     JS_SetMaxStackSize(sb->rt, cfg->stack_bytes);
     if (sandbox_memory_used(sb) > cfg->memory_bytes) {

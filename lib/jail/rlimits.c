@@ -27,8 +27,11 @@ size_t jail_rlimits_table(const struct jail_config *cfg, struct jail_rlimit *out
         {RLIMIT_AS, "RLIMIT_AS", as},
         /* CPU seconds of the whole process: a hard backstop behind the
          * per-invocation CPU limit and the supervisor's watchdog; at the
-         * limit the kernel sends SIGKILL (soft = hard). */
-        {RLIMIT_CPU, "RLIMIT_CPU", cpu},
+         * limit the kernel sends SIGKILL (soft = hard). Not for the
+         * zygote: it runs no sandbox code, its fork costs add up over a
+         * long life, and its death would end every worker it made. Each
+         * worker it forks sets the limit for itself (counted from zero). */
+        {RLIMIT_CPU, "RLIMIT_CPU", cfg->policy == JAIL_POLICY_ZYGOTE ? JAIL_UNLIMITED : cpu},
         /* No core files: a crashing worker must not write its memory
          * (other tenants' data in pool mode) anywhere. */
         {RLIMIT_CORE, "RLIMIT_CORE", 0},

@@ -28,12 +28,16 @@
  * children, lower rlimits and add the worker filter in each child.
  */
 #include <errno.h>
+#include <fcntl.h>
+#include <linux/filter.h>
 #include <linux/prctl.h>
+#include <linux/seccomp.h>
 #include <sched.h>
 #include <seccomp.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "jail/jail.h"
@@ -99,7 +103,10 @@ static const struct allowed_call allowed[] = {
     /* --- identity and signals, for glibc's own use --- */
     {SCMP_SYS(getpid), W | Z, ARGS_ANY, "raise() and abort() name the process"},
     {SCMP_SYS(gettid), W | Z, ARGS_ANY, "raise() and abort() name the thread"},
-    {SCMP_SYS(tgkill), W | Z, ARGS_SELF, "abort() and raise() signal the worker itself only"},
+    {SCMP_SYS(tgkill), W, ARGS_SELF, "abort() and raise() signal the worker itself only"},
+    {SCMP_SYS(tgkill), Z, ARGS_ANY,
+     "abort() in the zygote and in a new worker before its own filter narrows this to itself "
+     "(kill already reaches any of the zygote's processes)"},
     {SCMP_SYS(rt_sigprocmask), W | Z, ARGS_ANY, "abort() and glibc's internal signal blocking"},
     {SCMP_SYS(rt_sigreturn), W | Z, ARGS_ANY, "returning from any signal handler installed before the jail"},
 
@@ -169,17 +176,18 @@ static int add_rule(scmp_filter_ctx ctx, const struct allowed_call *c, pid_t sel
     return -EINVAL;
 }
 
-int jail_seccomp_apply(enum jail_policy policy, struct jail_layer_result *out) {
-    const char *pname = policy == JAIL_POLICY_ZYGOTE ? "zygote" : "worker";
+/* Builds the filter of a policy; self is the pid ARGS_SELF rules compare
+ * with. Returns NULL with out filled on failure. */
+static scmp_filter_ctx build_filter(enum jail_policy policy, pid_t self, size_t *rules,
+                                    struct jail_layer_result *out) {
     scmp_filter_ctx ctx = seccomp_init(SCMP_ACT_KILL_PROCESS);
     if (!ctx) {
         jail_result_set(out, 0, ENOMEM, "seccomp_init failed");
-        return -1;
+        return NULL;
     }
     /* no_new_privs is a layer of its own, set (and required) just before. */
     int rc = seccomp_attr_set(ctx, SCMP_FLTATR_CTL_NNP, 0);
-    pid_t self = getpid();
-    size_t rules = 0;
+    *rules = 0;
     for (size_t i = 0; rc == 0 && i < sizeof allowed / sizeof allowed[0]; i++) {
         const struct allowed_call *c = &allowed[i];
         if (!(c->policies & (1u << policy))) continue;
@@ -190,16 +198,130 @@ int jail_seccomp_apply(enum jail_policy policy, struct jail_layer_result *out) {
             jail_result_set(out, 0, -rc, "seccomp_rule_add(%s): %s", name ? name : "?", strerror(-rc));
             free(name);
             seccomp_release(ctx);
-            return -1;
+            return NULL;
         }
-        rules++;
+        (*rules)++;
     }
-    if (rc == 0) rc = seccomp_load(ctx);
+    if (rc < 0) {
+        jail_result_set(out, 0, -rc, "seccomp_attr_set: %s", strerror(-rc));
+        seccomp_release(ctx);
+        return NULL;
+    }
+    return ctx;
+}
+
+static const char *policy_name(enum jail_policy policy) {
+    return policy == JAIL_POLICY_ZYGOTE ? "zygote" : "worker";
+}
+
+int jail_seccomp_apply(enum jail_policy policy, struct jail_layer_result *out) {
+    size_t rules;
+    scmp_filter_ctx ctx = build_filter(policy, getpid(), &rules, out);
+    if (!ctx) return -1;
+    int rc = seccomp_load(ctx);
     seccomp_release(ctx);
     if (rc < 0) {
-        jail_result_set(out, 0, -rc, "seccomp_load(%s policy): %s", pname, strerror(-rc));
+        jail_result_set(out, 0, -rc, "seccomp_load(%s policy): %s", policy_name(policy), strerror(-rc));
         return -1;
     }
-    jail_result_set(out, 1, 0, "%s allow-list of %zu calls, others kill the process", pname, rules);
+    jail_result_set(out, 1, 0, "%s allow-list of %zu calls, others kill the process",
+                    policy_name(policy), rules);
     return 0;
+}
+
+/* ---- compiled once, loaded many times (the zygote's workers) ---- */
+
+/* Stands for the loading process's pid in a compiled filter. Not a pid
+ * (above any pid_max) and unlike every other constant the filters compare
+ * with (call numbers, the audit arch, PROT_EXEC, CLONE_NEW* masks, prctl
+ * options), so the one JEQ that holds it is found and patched. */
+#define SELF_SENTINEL 0x7EC0C0DEu
+
+int jail_seccomp_compile(enum jail_policy policy, struct jail_bpf *bpf, struct jail_layer_result *out) {
+    memset(bpf, 0, sizeof *bpf);
+    size_t rules;
+    scmp_filter_ctx ctx = build_filter(policy, (pid_t)SELF_SENTINEL, &rules, out);
+    if (!ctx) return -1;
+    /* libseccomp 2.5 exports only to a descriptor. The program is a few
+     * hundred instructions, far below a pipe's buffer, so the write never
+     * blocks before the read. */
+    int p[2];
+    if (pipe2(p, O_CLOEXEC) != 0) {
+        jail_result_set(out, 0, errno, "pipe for the compiled filter: %s", strerror(errno));
+        seccomp_release(ctx);
+        return -1;
+    }
+    int rc = seccomp_export_bpf(ctx, p[1]);
+    seccomp_release(ctx);
+    close(p[1]);
+    size_t cap = 4096, len = 0;
+    uint8_t *buf = rc == 0 ? malloc(cap) : NULL;
+    while (buf) {
+        if (len == cap) {
+            uint8_t *n = cap < (1u << 20) ? realloc(buf, cap * 2) : NULL;
+            if (!n) {
+                free(buf);
+                buf = NULL;
+                break;
+            }
+            buf = n;
+            cap *= 2;
+        }
+        ssize_t got = read(p[0], buf + len, cap - len);
+        if (got < 0 && errno == EINTR) continue;
+        if (got <= 0) break;
+        len += (size_t)got;
+    }
+    close(p[0]);
+    size_t count = len / sizeof(struct sock_filter);
+    if (!buf || len % sizeof(struct sock_filter) || count == 0 || count > BPF_MAXINSNS) {
+        free(buf);
+        jail_result_set(out, 0, rc < 0 ? -rc : EINVAL, "seccomp_export_bpf(%s policy) gave %zu bytes",
+                        policy_name(policy), len);
+        return -1;
+    }
+    bpf->insns = (struct sock_filter *)buf;
+    bpf->count = count;
+    bpf->rules = rules;
+    bpf->policy = policy;
+    jail_result_set(out, 1, 0, "%s allow-list of %zu calls compiled (%zu instructions)",
+                    policy_name(policy), rules, count);
+    return 0;
+}
+
+int jail_seccomp_load_compiled(const struct jail_bpf *bpf, struct jail_layer_result *out) {
+    struct sock_filter prog[BPF_MAXINSNS];
+    if (!bpf->insns || bpf->count == 0 || bpf->count > BPF_MAXINSNS) {
+        jail_result_set(out, 0, EINVAL, "no compiled filter");
+        return -1;
+    }
+    memcpy(prog, bpf->insns, bpf->count * sizeof prog[0]);
+    uint32_t self = (uint32_t)getpid();
+    size_t patched = 0;
+    for (size_t i = 0; i < bpf->count; i++) {
+        if (prog[i].code == (BPF_JMP | BPF_JEQ | BPF_K) && prog[i].k == SELF_SENTINEL) {
+            prog[i].k = self;
+            patched++;
+        }
+    }
+    /* The worker policy has ARGS_SELF rules; a filter that still named the
+     * sentinel's stand-in, or none, would be wrong either way. */
+    if (bpf->policy == JAIL_POLICY_WORKER && patched == 0) {
+        jail_result_set(out, 0, EINVAL, "the compiled filter has no self comparison to patch");
+        return -1;
+    }
+    struct sock_fprog fprog = {.len = (unsigned short)bpf->count, .filter = prog};
+    if (syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &fprog) != 0) {
+        jail_result_set(out, 0, errno, "seccomp(SET_MODE_FILTER, %s policy): %s",
+                        policy_name(bpf->policy), strerror(errno));
+        return -1;
+    }
+    jail_result_set(out, 1, 0, "%s allow-list of %zu calls, others kill the process",
+                    policy_name(bpf->policy), bpf->rules);
+    return 0;
+}
+
+void jail_bpf_free(struct jail_bpf *bpf) {
+    free(bpf->insns);
+    memset(bpf, 0, sizeof *bpf);
 }

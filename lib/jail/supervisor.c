@@ -47,6 +47,7 @@
 #include "jail/jail.h"
 #include "jail/proto.h"
 #include "jail/supervisor.h"
+#include "jail/zygote.h"
 
 struct jail_proc;
 
@@ -69,7 +70,9 @@ struct jail_sandbox {
 
 struct jail_proc {
     struct jail_supervisor *s;
-    pid_t pid;                      /* what we wait for and kill (the keeper) */
+    pid_t pid;                      /* what we wait for and kill (the keeper); 0: the zygote's child */
+    uint64_t token;                 /* names it to the zygote */
+    int exit_status, has_status;    /* reported by the zygote before we asked */
     pid_t worker_pid;               /* the jailed process itself, for /proc */
     clockid_t cpu_clock;            /* its CPU-time clock, if readable */
     int has_clock;
@@ -86,9 +89,21 @@ struct jail_proc {
     struct jail_proc *next, *prev;
 };
 
+/* A worker asked of the zygote but not yet claimed. */
+struct jail_pending {
+    int fd;                         /* our end; -1 when there is none */
+    uint64_t token;
+};
+
 struct jail_supervisor {
     struct jail_supervisor_config cfg;
     void (*test_hook)(uint64_t what);
+    /* Workers are forked by the zygote; without one (it could not start),
+     * each is started by jail_spawn from this process. */
+    struct jail_zygote *zygote;
+    int zygote_failed;
+    uint64_t next_token;
+    struct jail_pending ahead;      /* PROCESS mode: the next worker, already forking */
     struct jail_proc *procs;
     size_t proc_count;
     struct jail_sandbox *lost;
@@ -147,54 +162,163 @@ static void log_line(const char *fmt, ...) {
 
 static void proc_add(struct jail_supervisor *s, struct jail_proc *p, int fd);
 
+static void watch(struct jail_supervisor *s, int fd, int on) {
+    if (s->cfg.epfd < 0) return;
+    struct epoll_event ev = {.events = EPOLLIN, .data.fd = fd};
+    epoll_ctl(s->cfg.epfd, on ? EPOLL_CTL_ADD : EPOLL_CTL_DEL, fd, on ? &ev : NULL);
+}
+
+/* The zygote, started on first need so that a loader that never runs a
+ * sandbox forks nothing. A zygote that cannot start is reported once and
+ * workers are then spawned directly, under the same jail. */
+static struct jail_zygote *zygote(struct jail_supervisor *s) {
+    if (s->zygote || s->zygote_failed) return s->zygote;
+    corral_error err = {0};
+    s->zygote = jail_zygote_start(&err);
+    if (!s->zygote) {
+        s->zygote_failed = 1;
+        log_line("no zygote (%s); worker processes start without one", err.message);
+        return NULL;
+    }
+    watch(s, jail_zygote_fd(s->zygote), 1);
+    s->stats.zygotes_started++;
+    return s->zygote;
+}
+
+static void zygote_end(struct jail_supervisor *s) {
+    if (!s->zygote) return;
+    if (s->ahead.fd >= 0) {
+        close(s->ahead.fd);
+        s->ahead.fd = -1;
+    }
+    watch(s, jail_zygote_fd(s->zygote), 0);
+    jail_zygote_free(s->zygote);
+    s->zygote = NULL;
+}
+
+/* How long a new worker has to say hello: a fork, rlimits and a filter
+ * take well under a millisecond; this only bounds a zygote that is stuck. */
+#define HELLO_TIMEOUT_MS 5000
+
+static void pending_drop(struct jail_supervisor *s) {
+    if (s->ahead.fd < 0) return;
+    close(s->ahead.fd);
+    if (s->zygote) jail_zygote_kill(s->zygote, s->ahead.token);
+    s->ahead.fd = -1;
+}
+
+/* Asks the zygote for a worker without waiting for it. */
+static int zygote_request(struct jail_supervisor *s, struct jail_pending *out) {
+    struct jail_zygote *z = zygote(s);
+    if (!z) return -1;
+    int sv[2];
+    if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0) return -1;
+    int on = 1;
+    setsockopt(sv[0], SOL_SOCKET, SO_PASSCRED, &on, sizeof on);
+    struct jail_zygote_spawn req = {.fd = sv[1], .token = ++s->next_token, .test_hook = s->test_hook,
+                                    .prewarm = s->cfg.mode != CORRAL_ISOLATION_PROCESS};
+    int rc = jail_zygote_spawn(z, &req);
+    close(sv[1]);
+    if (rc < 0) {
+        close(sv[0]);
+        zygote_end(s);
+        return -1;
+    }
+    out->fd = sv[0];
+    out->token = req.token;
+    return 0;
+}
+
+/* A worker from the zygote, on the socket returned in *fd. In process
+ * mode the next one is asked for at once, so its fork overlaps with this
+ * execution: a worker is still fresh and never reused, but rarely waited
+ * for. Returns 0; -1 without a zygote; -2 when the child never said hello
+ * (errno says why). */
+static int spawn_from_zygote(struct jail_supervisor *s, struct jail_proc *p, int *fd) {
+    struct jail_pending take = s->ahead;
+    s->ahead.fd = -1;
+    if (take.fd < 0 && zygote_request(s, &take) < 0) return -1;
+    if (s->cfg.mode == CORRAL_ISOLATION_PROCESS) zygote_request(s, &s->ahead);
+    pid_t pid = jail_worker_hello(take.fd, HELLO_TIMEOUT_MS);
+    if (pid < 0) {
+        int saved = errno;
+        if (s->zygote) jail_zygote_kill(s->zygote, take.token);
+        close(take.fd);
+        errno = saved;
+        return -2;
+    }
+    p->token = take.token;
+    p->worker_pid = pid;
+    *fd = take.fd;
+    return 0;
+}
+
 static struct jail_proc *proc_spawn(struct jail_supervisor *s, const char *tenant,
                                     corral_error *err) {
+    struct jail_proc *p = calloc(1, sizeof *p);
+    if (!p || (tenant && !(p->tenant = strdup(tenant)))) {
+        free(p);
+        corral_error_set(err, CORRAL_ENOMEM, "Error", "Out of memory starting a worker.");
+        return NULL;
+    }
+    int fd = -1;
+    int rc = spawn_from_zygote(s, p, &fd);
+    if (rc == 0) {
+        s->stats.workers_from_zygote++;
+        proc_add(s, p, fd);
+        p->has_clock = clock_getcpuclockid(p->worker_pid, &p->cpu_clock) == 0;
+        return p;
+    }
+    if (rc == -2) {
+        free(p->tenant);
+        free(p);
+        corral_error_set(err, CORRAL_EBUSY, "Error",
+                         "A worker process did not start: the zygote's child %s.",
+                         errno == ETIMEDOUT ? "did not answer within 5 s" : "ended before it was ready");
+        return NULL;
+    }
     int sv[2];
     if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0) {
+        free(p->tenant);
+        free(p);
         corral_error_set(err, CORRAL_EBUSY, "Error", "Could not create a worker socket: %s",
                          strerror(errno));
         return NULL;
     }
-    struct jail_proc *p = calloc(1, sizeof *p);
-    if (!p || (tenant && !(p->tenant = strdup(tenant)))) {
-        free(p);
-        close(sv[0]);
+    {
+        struct jail_config jc;
+        jail_config_default(&jc);
+        jc.keep_fds[0] = sv[1];
+        jc.keep_fd_count = 1;
+        jc.before_seccomp = warm_before_seccomp;
+        /* A dedicated worker holds one sandbox: a spare runtime would be waste. */
+        struct jail_worker_args args = {.fd = sv[1], .test_hook = s->test_hook,
+                                        .prewarm = s->cfg.mode != CORRAL_ISOLATION_PROCESS};
+        struct jail_report rep;
+        pid_t pid = jail_spawn(jail_worker_main, &args, &jc, &rep);
+        int spawn_errno = errno;
         close(sv[1]);
-        corral_error_set(err, CORRAL_ENOMEM, "Error", "Out of memory starting a worker.");
-        return NULL;
-    }
-    struct jail_config jc;
-    jail_config_default(&jc);
-    jc.keep_fds[0] = sv[1];
-    jc.keep_fd_count = 1;
-    jc.before_seccomp = warm_before_seccomp;
-    /* A dedicated worker holds one sandbox: a spare runtime would be waste. */
-    struct jail_worker_args args = {.fd = sv[1], .test_hook = s->test_hook,
-                                    .prewarm = s->cfg.mode != CORRAL_ISOLATION_PROCESS};
-    struct jail_report rep;
-    pid_t pid = jail_spawn(jail_worker_main, &args, &jc, &rep);
-    int spawn_errno = errno;
-    close(sv[1]);
-    if (pid < 0 || !rep.ok) {
-        if (pid > 0) {
-            kill(pid, SIGKILL);
-            while (waitpid(pid, NULL, 0) < 0 && errno == EINTR) {}
+        if (pid < 0 || !rep.ok) {
+            if (pid > 0) {
+                kill(pid, SIGKILL);
+                while (waitpid(pid, NULL, 0) < 0 && errno == EINTR) {}
+            }
+            close(sv[0]);
+            free(p->tenant);
+            free(p);
+            if (pid < 0)
+                corral_error_set(err, CORRAL_EBUSY, "Error", "Could not start a worker process: %s",
+                                 strerror(spawn_errno));
+            else
+                corral_error_set(err, CORRAL_EINVAL, "Error",
+                                 "A worker process could not jail itself (seccomp: %s; "
+                                 "no_new_privs: %s).",
+                                 rep.layer[JAIL_SECCOMP].detail, rep.layer[JAIL_NO_NEW_PRIVS].detail);
+            return NULL;
         }
-        close(sv[0]);
-        free(p->tenant);
-        free(p);
-        if (pid < 0)
-            corral_error_set(err, CORRAL_EBUSY, "Error", "Could not start a worker process: %s",
-                             strerror(spawn_errno));
-        else
-            corral_error_set(err, CORRAL_EINVAL, "Error",
-                             "A worker process could not jail itself (seccomp: %s; "
-                             "no_new_privs: %s).",
-                             rep.layer[JAIL_SECCOMP].detail, rep.layer[JAIL_NO_NEW_PRIVS].detail);
-        return NULL;
+        p->pid = pid;
+        p->worker_pid = rep.worker_pid;
     }
-    p->pid = pid;
-    p->worker_pid = rep.worker_pid;
     p->has_clock = clock_getcpuclockid(p->worker_pid, &p->cpu_clock) == 0;
     proc_add(s, p, sv[0]);
     return p;
@@ -203,10 +327,7 @@ static struct jail_proc *proc_spawn(struct jail_supervisor *s, const char *tenan
 static void proc_add(struct jail_supervisor *s, struct jail_proc *p, int fd) {
     p->s = s;
     p->fd = fd;
-    if (s->cfg.epfd >= 0) {
-        struct epoll_event ev = {.events = EPOLLIN, .data.fd = p->fd};
-        epoll_ctl(s->cfg.epfd, EPOLL_CTL_ADD, p->fd, &ev);
-    }
+    watch(s, fd, 1);
     p->next = s->procs;
     if (s->procs) s->procs->prev = p;
     s->procs = p;
@@ -244,11 +365,58 @@ static int reap(pid_t pid, int wait_first) {
     }
 }
 
+/* Exit reports from the zygote: the one being waited for, or one kept on
+ * its worker for when that worker's socket is seen closing. */
+struct status_wait {
+    struct jail_supervisor *s;
+    uint64_t token;             /* 0: nobody waits */
+    int status, found;
+};
+
+static void on_exited(void *ud, uint64_t token, int status) {
+    struct status_wait *w = ud;
+    if (w->token && token == w->token) {
+        w->status = status;
+        w->found = 1;
+        return;
+    }
+    for (struct jail_proc *p = w->s->procs; p; p = p->next)
+        if (p->token == token) {
+            p->exit_status = status;
+            p->has_status = 1;
+        }
+}
+
+#define STATUS_UNKNOWN (-1)
+#define STATUS_ZYGOTE_DIED (-2)
+
+/* The wait status of a worker the zygote forked. One whose socket closed
+ * (died) gets 200 ms for the zygote's report; every other is killed
+ * through the zygote without waiting: its status does not matter. */
+static int reap_zygote_child(struct jail_proc *p, int wait_first) {
+    struct jail_supervisor *s = p->s;
+    if (p->has_status) return p->exit_status;
+    if (!s->zygote) return STATUS_ZYGOTE_DIED;
+    struct status_wait w = {.s = s, .token = wait_first ? p->token : 0};
+    int64_t deadline = mono_ns() + 200 * 1000000ll;
+    while (wait_first && !w.found) {
+        int64_t left = (deadline - mono_ns()) / 1000000;
+        if (left <= 0) break;
+        if (jail_zygote_read(s->zygote, (int)left, on_exited, &w) < 0) {
+            zygote_end(s);
+            return STATUS_ZYGOTE_DIED;
+        }
+    }
+    if (w.found) return w.status;
+    jail_zygote_kill(s->zygote, p->token);
+    return STATUS_UNKNOWN;
+}
+
 static void proc_end(struct jail_proc *p, enum end_why why, const char *detail) {
     struct jail_supervisor *s = p->s;
-    if (s->cfg.epfd >= 0) epoll_ctl(s->cfg.epfd, EPOLL_CTL_DEL, p->fd, NULL);
+    watch(s, p->fd, 0);
     close(p->fd);
-    int st = reap(p->pid, why == END_DIED);
+    int st = p->token ? reap_zygote_child(p, why == END_DIED) : reap(p->pid, why == END_DIED);
     char msg[200];
     if (why == END_VIOLATION) {
         snprintf(msg, sizeof msg,
@@ -271,6 +439,10 @@ static void proc_end(struct jail_proc *p, enum end_why why, const char *detail) 
     } else if (st >= 0 && WIFEXITED(st)) {
         snprintf(msg, sizeof msg, "The sandbox's worker process exited unexpectedly (status %d).",
                  WEXITSTATUS(st));
+        if (why == END_DIED) s->stats.workers_crashed++;
+    } else if (st == STATUS_ZYGOTE_DIED) {
+        snprintf(msg, sizeof msg,
+                 "The sandbox's worker process ended with the zygote that forked it, which died.");
         if (why == END_DIED) s->stats.workers_crashed++;
     } else {
         snprintf(msg, sizeof msg, "The sandbox's worker process died (its status is unknown).");
@@ -357,6 +529,7 @@ struct jail_supervisor *jail_supervisor_new(const struct jail_supervisor_config 
         return NULL;
     }
     s->cfg = *cfg;
+    s->ahead.fd = -1;
     if (!s->cfg.max_sandboxes_per_worker) s->cfg.max_sandboxes_per_worker = 1000;
     if (!s->cfg.max_worker_memory) s->cfg.max_worker_memory = (uint64_t)512 << 20;
     if (!s->cfg.grace_ms) s->cfg.grace_ms = 100;
@@ -366,6 +539,8 @@ struct jail_supervisor *jail_supervisor_new(const struct jail_supervisor_config 
 void jail_supervisor_free(struct jail_supervisor *s) {
     if (!s) return;
     while (s->procs) proc_end(s->procs, END_QUIET, NULL);
+    pending_drop(s);
+    zygote_end(s);
     free(s);
 }
 
@@ -373,6 +548,15 @@ int jail_supervisor_pending(const struct jail_supervisor *s) { return s->lost !=
 
 void jail_supervisor_poll(struct jail_supervisor *s, void (*lost)(void *ud, void *host_data),
                           void *ud) {
+    if (s->zygote) {
+        struct status_wait w = {.s = s};
+        /* A dead zygote took its workers with it; their sockets say so
+         * below, and the next worker starts a new zygote. */
+        if (jail_zygote_read(s->zygote, 0, on_exited, &w) < 0) {
+            log_line("the zygote process died; its workers ended with it");
+            zygote_end(s);
+        }
+    }
     size_t n = 0;
     struct pollfd *fds = s->proc_count ? calloc(s->proc_count, sizeof *fds) : NULL;
     struct jail_proc **who = s->proc_count ? calloc(s->proc_count, sizeof *who) : NULL;
@@ -412,6 +596,10 @@ void jail_supervisor_poll(struct jail_supervisor *s, void (*lost)(void *ud, void
 void jail_supervisor_stats(const struct jail_supervisor *s, struct jail_supervisor_stats *out) {
     *out = s->stats;
     out->workers = s->proc_count;
+}
+
+pid_t jail_supervisor_zygote_pid(const struct jail_supervisor *s) {
+    return s->zygote ? jail_zygote_pid(s->zygote) : 0;
 }
 
 size_t jail_supervisor_worker_pids(const struct jail_supervisor *s, pid_t *out, size_t max) {

@@ -61,8 +61,12 @@ int jail_supervisor_pending(const struct jail_supervisor *s);
 struct jail_supervisor_stats {
     size_t workers;                 /* live worker processes */
     uint64_t workers_started, workers_crashed, workers_recycled, cpu_kills;
+    uint64_t zygotes_started, workers_from_zygote;
 };
 void jail_supervisor_stats(const struct jail_supervisor *s, struct jail_supervisor_stats *out);
+/* The zygote's jailed process as this process sees it; 0 while there is
+ * none (not started yet, or it could not start). */
+pid_t jail_supervisor_zygote_pid(const struct jail_supervisor *s);
 /* The pids of live workers as this process sees them (for /proc), up to
  * max; returns how many there are. */
 size_t jail_supervisor_worker_pids(const struct jail_supervisor *s, pid_t *out, size_t max);
@@ -119,9 +123,16 @@ struct jail_worker_args {
     int fd;                         /* the socket to the supervisor */
     int prewarm;                    /* keep a spare runtime for the next sandbox */
     void (*test_hook)(uint64_t what);
+    /* A runtime built before the fork (the zygote's, inherited copy-on-
+     * write), handed to the first sandbox; NULL for none. */
+    struct sandbox *spare;
 };
 /* The jailed worker's loop: serves downcalls on args->fd until the socket
  * closes. Returns the exit code. */
 int jail_worker_main(void *args);
+/* Builds a runtime with the worker's host callbacks and generic limits, for
+ * the zygote to keep so that every worker it forks inherits it as a spare
+ * (sandbox_assign gives it the real limits, clocks and random seed). */
+struct sandbox *jail_worker_prepare_spare(void);
 
 #endif

@@ -468,10 +468,17 @@ static void prewarm_if_idle(void) {
     W.spare = sandbox_new(&W.spare_cfg, &err);
 }
 
+struct sandbox *jail_worker_prepare_spare(void) {
+    struct sandbox_config cfg = {.host = &worker_host, .worker_id = "prewarmed"};
+    corral_error err;
+    return sandbox_new(&cfg, &err);
+}
+
 int jail_worker_main(void *arg) {
     const struct jail_worker_args *a = arg;
     memset(&W, 0, sizeof W);
     W.fd = a->fd;
+    W.spare = a->spare;
     W.prewarm = a->prewarm;
     W.test_hook = a->test_hook;
     for (;;) {

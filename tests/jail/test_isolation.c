@@ -87,9 +87,15 @@ static const char echo_src[] =
     "export class Unused {}\n";
 
 /* The worker-side hooks (run inside a jailed worker). */
-enum { HOOK_FORBIDDEN_CALL = 1, HOOK_GARBAGE = 2, HOOK_UNSOLICITED = 3 };
+enum { HOOK_FORBIDDEN_CALL = 1, HOOK_GARBAGE = 2, HOOK_UNSOLICITED = 3, HOOK_ABORT = 4 };
 
 static void test_hook(uint64_t what) {
+    if (what == HOOK_ABORT) {
+        /* abort() raises SIGABRT with tgkill on the worker itself: allowed
+         * by its filter, whose own pid was patched in after the zygote's
+         * fork. A wrong pid there would end it with SIGSYS instead. */
+        abort();
+    }
     if (what == HOOK_FORBIDDEN_CALL) {
         /* socket() is not on the worker's allow-list: SIGSYS. */
         syscall(SYS_socket, AF_INET, SOCK_STREAM, 0);
@@ -503,5 +509,137 @@ TEST(children_run_for_their_creators_tenant) {
         CHECK_EQ_INT(worker_pids(l, pids, 4), 1);
     }
     corral_worker_release(w);
+    corral_loader_free(l);
+}
+
+/* ---- the zygote ---------------------------------------------------------------- */
+
+TEST(workers_are_forked_by_a_jailed_zygote) {
+    corral_loader *l = loader_in(CORRAL_ISOLATION_TENANT, 1);
+    if (!l) return;
+    corral_worker *a = load_with_cap(l, echo_src, "a");
+    corral_worker *b = load_with_cap(l, echo_src, "b");
+    struct res r;
+    if (a) invoke(l, a, "add", "[1, 1]", &r);
+    if (b) invoke(l, b, "add", "[1, 1]", &r);
+    struct jail_supervisor_stats st;
+    jail_supervisor_stats(l->sup, &st);
+    CHECK_EQ_INT(st.zygotes_started, 1);
+    CHECK_EQ_INT(st.workers_from_zygote, 2);
+    CHECK_EQ_INT(st.workers_started, 2);
+    pid_t z = jail_supervisor_zygote_pid(l->sup);
+    CHECK(z > 0);
+    char v[64], zs[64];
+    CHECK_EQ_INT(status_field(z, "Seccomp", v, sizeof v), 0);
+    CHECK_EQ_STR(v, "2");
+    CHECK_EQ_INT(status_field(z, "NoNewPrivs", v, sizeof v), 0);
+    CHECK_EQ_STR(v, "1");
+    CHECK_EQ_INT(status_field(z, "CapEff", v, sizeof v), 0);
+    CHECK_EQ_STR(v, "0000000000000000");
+    int have_filters = status_field(z, "Seccomp_filters", zs, sizeof zs) == 0;
+    pid_t pids[4];
+    size_t n = worker_pids(l, pids, 4);
+    CHECK_EQ_INT(n, 2);
+    for (size_t i = 0; i < n && i < 4; i++) {
+        char ppid[32];
+        CHECK_EQ_INT(status_field(pids[i], "PPid", ppid, sizeof ppid), 0);
+        CHECK_EQ_INT(atoi(ppid), z);
+        CHECK_EQ_INT(status_field(pids[i], "Seccomp", v, sizeof v), 0);
+        CHECK_EQ_STR(v, "2");
+        /* The worker filter stacked on the zygote's (kernels since 5.9
+         * count them). */
+        if (have_filters) {
+            CHECK_EQ_INT(status_field(pids[i], "Seccomp_filters", v, sizeof v), 0);
+            CHECK_EQ_INT(atoi(v), atoi(zs) + 1);
+        }
+    }
+    corral_worker_release(a);
+    corral_worker_release(b);
+    corral_loader_free(l);
+}
+
+TEST(abort_in_a_worker_is_reported_as_sigabrt) {
+    corral_loader *l = loader_in(CORRAL_ISOLATION_POOL, 1);
+    if (!l) return;
+    jail_supervisor_set_test_hook(l->sup, test_hook);
+    held_count = 0;
+    corral_worker *w = load_with_cap(l, echo_src, NULL);
+    struct res r;
+    memset(&r, 0, sizeof r);
+    if (w) {
+        CHECK_EQ_INT(corral_invoke(w, NULL, "hold", NULL, on_done, &r), CORRAL_OK);
+        for (int i = 0; i < 200 && held_count == 0; i++) corral_loader_step(l, 10);
+        CHECK_EQ_INT(held_count, 1);
+        jail_supervisor_hook(l->sup, HOOK_ABORT);
+        wait_all(l, &r, 1, 5000);
+        CHECK_EQ_INT(r.outcome, CORRAL_OUTCOME_CRASHED);
+        CHECK_EQ_STR(r.error_message, "The sandbox's worker process died (signal 6, SIGABRT: aborted).");
+        complete_held();
+        invoke(l, w, "add", "[1, 2]", &r);
+        CHECK_EQ_STR(r.value, "3");
+    }
+    corral_worker_release(w);
+    corral_loader_free(l);
+}
+
+TEST(a_dead_zygote_fails_its_workers_and_a_new_one_starts) {
+    corral_loader *l = loader_in(CORRAL_ISOLATION_POOL, 1);
+    if (!l) return;
+    held_count = 0;
+    corral_worker *w = load_with_cap(l, echo_src, NULL);
+    struct res r;
+    memset(&r, 0, sizeof r);
+    if (w) {
+        CHECK_EQ_INT(corral_invoke(w, NULL, "hold", NULL, on_done, &r), CORRAL_OK);
+        for (int i = 0; i < 200 && held_count == 0; i++) corral_loader_step(l, 10);
+        CHECK_EQ_INT(held_count, 1);
+        pid_t z = jail_supervisor_zygote_pid(l->sup);
+        CHECK(z > 0);
+        if (z > 0) kill(z, SIGKILL);
+        wait_all(l, &r, 1, 5000);
+        CHECK_EQ_INT(r.outcome, CORRAL_OUTCOME_CRASHED);
+        CHECK_EQ_STR(r.error_name, "SandboxCrashedError");
+        complete_held();
+        invoke(l, w, "add", "[2, 2]", &r);
+        CHECK_EQ_INT(r.outcome, CORRAL_OUTCOME_OK);
+        CHECK_EQ_STR(r.value, "4");
+        struct jail_supervisor_stats st;
+        jail_supervisor_stats(l->sup, &st);
+        CHECK_EQ_INT(st.zygotes_started, 2);
+        CHECK(jail_supervisor_zygote_pid(l->sup) != z);
+    }
+    corral_worker_release(w);
+    corral_loader_free(l);
+}
+
+/* Every worker inherits the zygote's spare runtime; handing it to a
+ * sandbox must give it its own clocks and its own Math.random seed. */
+TEST(inherited_runtimes_get_their_own_seed_and_clocks) {
+    corral_loader *l = loader_in(CORRAL_ISOLATION_PROCESS, 1);
+    if (!l) return;
+    static const char src[] =
+        "export default { r() { return [Math.random(), performance.timeOrigin, performance.now()]; } };\n";
+    double first = -1;
+    for (int i = 0; i < 3; i++) {
+        struct timespec nap = {0, 5 * 1000000};
+        nanosleep(&nap, NULL);
+        struct timespec rt;
+        clock_gettime(CLOCK_REALTIME, &rt);
+        double before = (double)rt.tv_sec * 1000.0 + (double)rt.tv_nsec / 1e6;
+        corral_worker *w = load_with_cap(l, src, NULL);
+        struct res r;
+        if (!w) break;
+        invoke(l, w, "r", NULL, &r);
+        CHECK_EQ_INT(r.outcome, CORRAL_OUTCOME_OK);
+        double rnd = -1, origin = 0, since = -1;
+        CHECK_EQ_INT(sscanf(r.value, "[%lf,%lf,%lf]", &rnd, &origin, &since), 3);
+        CHECK(rnd >= 0 && rnd < 1);
+        if (i == 0) first = rnd;
+        else CHECK(rnd != first);
+        /* Set when the sandbox got the runtime, not when the zygote built it. */
+        CHECK(origin >= before - 1);
+        CHECK(since >= 0);
+        corral_worker_release(w);
+    }
     corral_loader_free(l);
 }

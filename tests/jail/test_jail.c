@@ -136,8 +136,13 @@ TEST(rlimit_table_has_the_documented_values) {
     cfg.policy = JAIL_POLICY_ZYGOTE;
     jail_rlimits_table(&cfg, t, 16);
     CHECK_EQ_INT(t[0].value, 256u << 20);
+    /* The zygote forks, and runs no sandbox code: no CPU backstop that
+     * would end every worker it made. */
+    CHECK(t[1].resource == RLIMIT_CPU && t[1].value == JAIL_UNLIMITED);
+    CHECK(t[3].resource == RLIMIT_NPROC && t[3].value == JAIL_UNLIMITED);
+    cfg.policy = JAIL_POLICY_WORKER;
+    jail_rlimits_table(&cfg, t, 16);
     CHECK_EQ_INT(t[1].value, 5);
-    CHECK(t[3].resource == RLIMIT_NPROC && t[3].value == JAIL_UNLIMITED); /* the zygote forks */
     /* Zero means the default, not "no limit". */
     cfg.address_space_bytes = 0;
     cfg.cpu_seconds = 0;
