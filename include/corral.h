@@ -102,9 +102,15 @@ typedef struct corral_loader corral_loader;
  * every byte from it as hostile. A worker that dies ends the sandboxes it
  * held with SandboxCrashedError (outcome CORRAL_OUTCOME_CRASHED); code that
  * runs past its CPU limit without ever yielding to the engine is stopped by
- * killing its worker (CpuLimitError). */
+ * killing its worker (CpuLimitError).
+ *
+ * Workers are forks of a zygote: a jailed process, started when the loader
+ * is created, that holds a ready QuickJS runtime. It keeps a copy of this
+ * process's memory as it is when corral_loader_new runs (minus the
+ * environment and command line, which it zeroes), so create loaders before
+ * reading secrets into memory. */
 typedef enum corral_isolation {
-    CORRAL_ISOLATION_DEFAULT = 0,   /* inline in this build */
+    CORRAL_ISOLATION_DEFAULT = 0,   /* POOL */
     /* In this process: no second boundary under the engine. The weaker
      * choice, for embedders that ask for it explicitly and for tests. */
     CORRAL_ISOLATION_INLINE,
@@ -131,9 +137,8 @@ typedef struct corral_options {
      * thread, so a cold load does not wait for QuickJS to set up a runtime.
      * Each is still used once. Default 4; 0 = no helper thread. */
     size_t prewarm_sandboxes;
-    /* Where sandboxes run (corral_isolation below). Default (0): inline in
-     * this build, while the jailed modes are new; `corral` commands take
-     * --isolation. */
+    /* Where sandboxes run (corral_isolation above). Default (0): POOL.
+     * INLINE must be asked for. `corral` commands take --isolation. */
     corral_isolation isolation;
     /* Jailed modes: worker processes in the pool (and per tenant key);
      * 0 = the number of online CPUs. */
@@ -455,6 +460,14 @@ typedef struct corral_stats {
 } corral_stats;
 
 void corral_loader_stats(corral_loader *l, corral_stats *out);
+
+/* Writes one NUL-terminated line into buf saying where this loader's
+ * sandboxes run and, in the jailed modes, which jail layers are active and
+ * which the machine refused ("isolation pool: jailed worker processes
+ * forked by a zygote; jail layers active: user-ns pid-ns ... seccomp;
+ * refused: none"), for a host's startup log. Returns the length the whole
+ * line needs, as snprintf does (0 for NULL arguments). */
+size_t corral_loader_describe_isolation(corral_loader *l, char *buf, size_t len);
 
 /* ------------------------------------------------------------------------ */
 /* The jail: what protects this machine (docs/jail.md)                      */

@@ -64,7 +64,7 @@ int tool_doctor(int argc, char **argv) {
         printf("The minimum jail (seccomp, no-new-privs, rlimits) does NOT work on this machine: jailed\n"
                "workers refuse to start here, and only the engine's own limits would stand between\n"
                "sandboxed code and this machine.\n");
-    printf("Sandboxes run in such workers with --isolation pool, tenant or process; this\n"
-           "build's default is still inline (inside the corral process).\n");
+    printf("Sandboxes run in such workers unless --isolation inline is asked for; the\n"
+           "default is pool.\n");
     return minimum ? 0 : 1;
 }

@@ -237,7 +237,8 @@ static int zygote_request(struct jail_supervisor *s, struct jail_pending *out) {
 static int spawn_from_zygote(struct jail_supervisor *s, struct jail_proc *p, int *fd) {
     struct jail_pending take = s->ahead;
     s->ahead.fd = -1;
-    if (take.fd < 0 && zygote_request(s, &take) < 0) return -1;
+    /* A zygote found dead here is replaced once before giving up on it. */
+    if (take.fd < 0 && zygote_request(s, &take) < 0 && zygote_request(s, &take) < 0) return -1;
     if (s->cfg.mode == CORRAL_ISOLATION_PROCESS) zygote_request(s, &s->ahead);
     pid_t pid = jail_worker_hello(take.fd, HELLO_TIMEOUT_MS);
     if (pid < 0) {
@@ -533,6 +534,10 @@ struct jail_supervisor *jail_supervisor_new(const struct jail_supervisor_config 
     if (!s->cfg.max_sandboxes_per_worker) s->cfg.max_sandboxes_per_worker = 1000;
     if (!s->cfg.max_worker_memory) s->cfg.max_worker_memory = (uint64_t)512 << 20;
     if (!s->cfg.grace_ms) s->cfg.grace_ms = 100;
+    /* Now, not at the first sandbox: the zygote (and every worker) holds a
+     * copy of this process's memory as it is at this moment, so a host
+     * that creates its loader before it reads secrets keeps them out. */
+    zygote(s);
     return s;
 }
 
@@ -596,6 +601,32 @@ void jail_supervisor_poll(struct jail_supervisor *s, void (*lost)(void *ud, void
 void jail_supervisor_stats(const struct jail_supervisor *s, struct jail_supervisor_stats *out) {
     *out = s->stats;
     out->workers = s->proc_count;
+}
+
+size_t jail_supervisor_describe(const struct jail_supervisor *s, char *buf, size_t len) {
+    static const char *names[] = {"pool", "tenant", "process"};
+    const char *mode = s->cfg.mode == CORRAL_ISOLATION_TENANT    ? names[1]
+                       : s->cfg.mode == CORRAL_ISOLATION_PROCESS ? names[2]
+                                                                 : names[0];
+    if (!s->zygote) {
+        return (size_t)snprintf(buf, len,
+                                "isolation %s: jailed worker processes started one by one (%s)", mode,
+                                s->zygote_failed ? "the zygote could not start" : "no zygote yet");
+    }
+    const struct jail_report *rep = jail_zygote_report(s->zygote);
+    char on[200] = "", off[200] = "";
+    size_t a = 0, b = 0;
+    for (int i = 0; i < JAIL_LAYER_COUNT; i++) {
+        const char *name = jail_layer_name((enum jail_layer)i);
+        if (rep->layer[i].active && a < sizeof on)
+            a += (size_t)snprintf(on + a, sizeof on - a, "%s%s", a ? " " : "", name);
+        else if (!rep->layer[i].active && b < sizeof off)
+            b += (size_t)snprintf(off + b, sizeof off - b, "%s%s", b ? " " : "", name);
+    }
+    return (size_t)snprintf(buf, len,
+                            "isolation %s: jailed worker processes forked by a zygote; jail layers "
+                            "active: %s; refused: %s",
+                            mode, on, b ? off : "none");
 }
 
 pid_t jail_supervisor_zygote_pid(const struct jail_supervisor *s) {

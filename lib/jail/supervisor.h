@@ -64,6 +64,9 @@ struct jail_supervisor_stats {
     uint64_t zygotes_started, workers_from_zygote;
 };
 void jail_supervisor_stats(const struct jail_supervisor *s, struct jail_supervisor_stats *out);
+/* One line saying where sandboxes run and which jail layers protect them
+ * (for a startup log); snprintf's return convention. */
+size_t jail_supervisor_describe(const struct jail_supervisor *s, char *buf, size_t len);
 /* The zygote's jailed process as this process sees it; 0 while there is
  * none (not started yet, or it could not start). */
 pid_t jail_supervisor_zygote_pid(const struct jail_supervisor *s);

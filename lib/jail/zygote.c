@@ -15,7 +15,7 @@
  *
  * A new worker, still under the zygote's filter: dies with the zygote
  * (PR_SET_PDEATHSIG, checked against a race), resets the zygote's signal
- * handling, closes every descriptor but its socket, sets the worker
+ * handling, closes the zygote's socket (its only other descriptor), sets the worker
  * rlimits, loads the worker filter compiled once in the supervisor
  * (inherited through both forks) with its own pid patched in, sends the
  * hello and enters jail_worker_main with the zygote's spare runtime.
@@ -111,8 +111,11 @@ static void worker_child(struct zygote_state *zs, int wfd, const struct zmsg *re
     sigset_t none;
     sigemptyset(&none);
     sigprocmask(SIG_SETMASK, &none, NULL);
+    /* The zygote holds no descriptor but its socket (its jail closed the
+     * rest, and it closes each worker's end once forked), so this leaves
+     * the worker with exactly one. */
+    close(zs->fd);
     struct jail_layer_result res;
-    jail_close_fds(&wfd, 1, &res);
     struct jail_config cfg;
     jail_config_default(&cfg);
     if (jail_rlimits_apply(&cfg, &res) != 0) jail_exit(JAIL_EXIT_FAILED);
@@ -182,8 +185,26 @@ static int zygote_recv(struct zygote_state *zs, struct zmsg *m, int *passed) {
     return 1;
 }
 
+/* The zygote is a fork of the host, so it holds a copy of whatever the host
+ * had in memory when its loader was created; every worker inherits that.
+ * The environment and the command line are where hosts most often keep
+ * secrets (API keys, tokens), and are found without knowing the host: the
+ * kernel lays out the argument strings and then the environment strings
+ * one after another at the top of the stack. Both are zeroed here, before
+ * any worker exists. */
+static void scrub_arguments_and_environment(void) {
+    extern char **environ;
+    char *args = program_invocation_name;
+    char *env_start = environ && environ[0] ? environ[0] : NULL;
+    if (args && env_start && env_start > args && (size_t)(env_start - args) <= (1u << 21))
+        memset(args, 0, (size_t)(env_start - args));
+    for (char **e = environ; e && *e; e++) memset(*e, 0, strlen(*e));
+    environ = NULL;
+}
+
 static int zygote_main(void *arg) {
     struct zygote_state zs = {.fd = *(int *)arg, .self = getpid()};
+    scrub_arguments_and_environment();
     sigset_t chld, wait_mask;
     sigemptyset(&chld);
     sigaddset(&chld, SIGCHLD);

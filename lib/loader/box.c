@@ -12,6 +12,7 @@
  * struct sandbox, so the invocation an upcall runs for is asked of the
  * worker here too.
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -148,7 +149,10 @@ int ld_box_poll(corral_loader *l) {
 
 int ld_box_init(corral_loader *l, corral_error *err) {
     corral_isolation mode = l->opts.isolation;
-    if (mode == CORRAL_ISOLATION_DEFAULT || mode == CORRAL_ISOLATION_INLINE) return 0;
+    /* The default is the jail: running model-written code in the host's
+     * own process is a choice an embedder makes explicitly. */
+    if (mode == CORRAL_ISOLATION_DEFAULT) mode = l->opts.isolation = CORRAL_ISOLATION_POOL;
+    if (mode == CORRAL_ISOLATION_INLINE) return 0;
     struct jail_supervisor_config cfg = {
         .mode = mode,
         .pool_size = l->opts.isolation_workers,
@@ -163,6 +167,15 @@ int ld_box_init(corral_loader *l, corral_error *err) {
 void ld_box_fini(corral_loader *l) {
     jail_supervisor_free(l->sup);
     l->sup = NULL;
+}
+
+size_t corral_loader_describe_isolation(corral_loader *l, char *buf, size_t len) {
+    if (!l || !buf || !len) return 0;
+    if (!l->sup)
+        return (size_t)snprintf(buf, len,
+                                "isolation inline: sandboxes run inside this process, with no jail "
+                                "under the engine");
+    return jail_supervisor_describe(l->sup, buf, len);
 }
 
 int corral_isolation_parse(const char *name) {

@@ -87,9 +87,20 @@ static const char echo_src[] =
     "export class Unused {}\n";
 
 /* The worker-side hooks (run inside a jailed worker). */
-enum { HOOK_FORBIDDEN_CALL = 1, HOOK_GARBAGE = 2, HOOK_UNSOLICITED = 3, HOOK_ABORT = 4 };
+enum { HOOK_FORBIDDEN_CALL = 1, HOOK_GARBAGE = 2, HOOK_UNSOLICITED = 3, HOOK_ABORT = 4,
+       HOOK_SECRET_GONE = 5 };
+
+/* Where this process keeps an environment secret; a worker sees the same
+ * address in its copy of the zygote's memory. */
+static char *secret_at;
 
 static void test_hook(uint64_t what) {
+    if (what == HOOK_SECRET_GONE) {
+        extern char **environ;
+        /* Still there: end the worker, which the test sees. */
+        if (environ || !secret_at || secret_at[0]) abort();
+        return;
+    }
     if (what == HOOK_ABORT) {
         /* abort() raises SIGABRT with tgkill on the worker itself: allowed
          * by its filter, whose own pid was patched in after the zygote's
@@ -641,5 +652,60 @@ TEST(inherited_runtimes_get_their_own_seed_and_clocks) {
         CHECK(since >= 0);
         corral_worker_release(w);
     }
+    corral_loader_free(l);
+}
+
+TEST(workers_never_see_the_hosts_environment) {
+    setenv("CORRAL_TEST_SECRET", "sk-live-do-not-leak", 1);
+    secret_at = getenv("CORRAL_TEST_SECRET");
+    corral_loader *l = loader_in(CORRAL_ISOLATION_POOL, 1);
+    if (!l) return;
+    jail_supervisor_set_test_hook(l->sup, test_hook);
+    corral_worker *w = load_with_cap(l, echo_src, NULL);
+    struct res r;
+    if (w) {
+        invoke(l, w, "add", "[1, 1]", &r);
+        jail_supervisor_hook(l->sup, HOOK_SECRET_GONE);
+        invoke(l, w, "add", "[2, 3]", &r);
+        CHECK_EQ_INT(r.outcome, CORRAL_OUTCOME_OK);
+        CHECK_EQ_STR(r.value, "5");
+        struct jail_supervisor_stats st;
+        jail_supervisor_stats(l->sup, &st);
+        CHECK_EQ_INT(st.workers_crashed, 0);
+    }
+    /* The host's own copy is untouched. */
+    CHECK_EQ_STR(getenv("CORRAL_TEST_SECRET"), "sk-live-do-not-leak");
+    corral_worker_release(w);
+    corral_loader_free(l);
+    unsetenv("CORRAL_TEST_SECRET");
+}
+
+TEST(the_default_is_pool_and_the_loader_says_what_protects_it) {
+    corral_options o;
+    corral_options_default(&o);
+    CHECK_EQ_INT(o.isolation, CORRAL_ISOLATION_DEFAULT);
+    corral_error err = {0};
+    corral_loader *l = corral_loader_new(&o, &err);
+    if (!l) {
+        CHECK_FAIL_AT("corral_loader_new: %s", err.message);
+        return;
+    }
+    CHECK(l->sup != NULL);
+    char line[512];
+    size_t need = corral_loader_describe_isolation(l, line, sizeof line);
+    CHECK(need > 0 && need < sizeof line);
+    static const char head[] =
+        "isolation pool: jailed worker processes forked by a zygote; jail layers active: ";
+    CHECK(strncmp(line, head, sizeof head - 1) == 0);
+    CHECK(strstr(line, "seccomp") != NULL && strstr(line, "no-new-privs") != NULL);
+    /* Truncation keeps the snprintf convention. */
+    char tiny[8];
+    CHECK_EQ_INT(corral_loader_describe_isolation(l, tiny, sizeof tiny), need);
+    CHECK_EQ_INT(strlen(tiny), 7);
+    corral_loader_free(l);
+    l = loader_in(CORRAL_ISOLATION_INLINE, 0);
+    if (!l) return;
+    corral_loader_describe_isolation(l, line, sizeof line);
+    CHECK_EQ_STR(line, "isolation inline: sandboxes run inside this process, with no jail under the engine");
     corral_loader_free(l);
 }

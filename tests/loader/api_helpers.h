@@ -89,6 +89,9 @@ static inline corral_loader *new_loader(void) {
     corral_options o;
     corral_options_default(&o);
     o.today = "2025-06-01";
+    /* The loader's own behaviour, in this process; the jailed modes run
+     * the same cases through tests/jail and tests/run.sh. */
+    o.isolation = CORRAL_ISOLATION_INLINE;
     corral_loader *l = corral_loader_new(&o, &err);
     CHECK(l != NULL);
     return l;

@@ -84,6 +84,7 @@ TEST(loader_custom_options) {
     o.cache_capacity = 3;
     o.max_sandboxes = 10;
     o.today = "2024-01-01";
+    o.isolation = CORRAL_ISOLATION_INLINE;
     corral_loader *l = corral_loader_new(&o, &err);
     CHECK(l != NULL);
     /* `today` is copied: the loader does not keep the host's pointer */
@@ -325,6 +326,7 @@ TEST(load_validation_dates) {
     corral_options o;
     corral_options_default(&o);
     o.today = "2999-12-31";
+    o.isolation = CORRAL_ISOLATION_INLINE;
     l = corral_loader_new(&o, NULL);
     c = code_with("export default {}");
     corral_code_set_compatibility_date(c, "2999-01-01");
@@ -391,6 +393,7 @@ TEST(load_validation_sizes) {
     o.today = "2025-06-01";
     o.limits.module_bytes = 100;
     o.limits.env_bytes = 64;
+    o.isolation = CORRAL_ISOLATION_INLINE;
     corral_loader *l = corral_loader_new(&o, NULL);
     CHECK(l != NULL);
     char src[128];

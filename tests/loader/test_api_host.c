@@ -247,6 +247,7 @@ TEST(get_cache_eviction) {
     corral_options_default(&o);
     o.today = "2025-06-01";
     o.cache_capacity = 2;
+    o.isolation = CORRAL_ISOLATION_INLINE;
     corral_loader *l = corral_loader_new(&o, NULL);
     struct factory_state fa = {0}, fb = {0}, fc = {0};
     struct res r;

@@ -28,6 +28,7 @@ static corral_loader *loader(size_t prewarm) {
     corral_options o;
     corral_options_default(&o);
     o.prewarm_sandboxes = prewarm;
+    o.isolation = CORRAL_ISOLATION_INLINE; /* the in-process prewarm thread */
     corral_error err;
     return corral_loader_new(&o, &err);
 }
