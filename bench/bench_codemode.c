@@ -1,7 +1,8 @@
 /* bench_codemode.c — the Code Mode executor through the public API: a cold
  * corral_execute() of a program with no tool calls (the issue's "≤ 200 µs
  * p50 in-process" target), the same with one tool call to a C capability,
- * and a program making 20 sequential tool calls. Prints a Markdown table and
+ * and a program making 20 sequential tool calls, each in-process (inline)
+ * and in the default jailed pool, side by side. Prints a Markdown table and
  * never asserts on time. The MCP-level comparison (code mode against direct
  * client calls to a real upstream) is bench/mcp/run.sh.
  *
@@ -69,33 +70,47 @@ static uint64_t *measure(corral_loader *l, const char *code, const corral_provid
     return t;
 }
 
-static void row(const char *what, uint64_t *t, size_t n, const char *target, const char *note) {
-    printf("| %s | %.1f µs | %.1f µs | %s | %zu runs; %s |\n", what, pct_us(t, n, 50), pct_us(t, n, 99),
-           target, n, note);
+static void row(const char *what, const char *mode, uint64_t *t, size_t n, const char *target,
+                const char *note) {
+    printf("| %s | %s | %.1f µs | %.1f µs | %s | %zu runs; %s |\n", what, mode, pct_us(t, n, 50),
+           pct_us(t, n, 99), target, n, note);
     free(t);
 }
 
-int main(int argc, char **argv) {
-    int quick = argc > 1 && !strcmp(argv[1], "--quick");
-    size_t n = quick ? 200 : 2000;
-    corral_loader *l = corral_loader_new(NULL, NULL);
+static void bench_mode(const char *mode, corral_isolation iso, size_t n) {
+    corral_options o;
+    corral_options_default(&o);
+    o.isolation = iso;
+    corral_error err;
+    corral_loader *l = corral_loader_new(&o, &err);
+    if (!l) {
+        fprintf(stderr, "bench_codemode: %s: %s\n", err.name, err.message);
+        exit(1);
+    }
     corral_capability *cap = corral_capability_new(l, "codemode");
     corral_capability_add_method(cap, "echo", echo, NULL, NULL);
     corral_provider p = {"codemode", cap};
     free(measure(l, "return 1", NULL, 0, 50, 0)); /* warm-up */
-
-    printf("| measurement | p50 | p99 | target | note |\n|---|---|---|---|---|\n");
-    row("cold `corral_execute()`, no tool calls, back to back", measure(l, "return 1", NULL, 0, n, 0), n,
-        "≤ 200 µs p50", "normalize + module build + fresh sandbox + run + free, one thread");
-    row("cold `corral_execute()`, no tool calls, 200 µs apart", measure(l, "return 1", NULL, 0, n / 2, 200),
-        n / 2, "≤ 200 µs p50", "prewarmed sandboxes (the default, 4) have time to refill");
-    row("cold `corral_execute()`, one tool call (C capability)",
+    row("cold `corral_execute()`, no tool calls, back to back", mode, measure(l, "return 1", NULL, 0, n, 0),
+        n, "≤ 200 µs p50 (inline)", "normalize + module build + fresh sandbox + run + free, one thread");
+    row("cold `corral_execute()`, no tool calls, 200 µs apart", mode,
+        measure(l, "return 1", NULL, 0, n / 2, 200), n / 2, "≤ 200 µs p50 (inline)",
+        "prewarmed sandboxes have time to refill");
+    row("cold `corral_execute()`, one tool call (C capability)", mode,
         measure(l, "return await codemode.echo({x: 1})", &p, 1, n, 0), n, "—", "the tool answers at once");
-    row("program making 20 sequential tool calls (C capability)",
+    row("program making 20 sequential tool calls (C capability)", mode,
         measure(l, "let s = 0; for (let i = 0; i < 20; i++) s += (await codemode.echo({i})).i; return s", &p, 1,
                 n / 2, 0),
         n / 2, "—", "whole program, cold");
     corral_capability_release(cap);
     corral_loader_free(l);
+}
+
+int main(int argc, char **argv) {
+    int quick = argc > 1 && !strcmp(argv[1], "--quick");
+    size_t n = quick ? 200 : 2000;
+    printf("| measurement | isolation | p50 | p99 | target | note |\n|---|---|---|---|---|---|\n");
+    bench_mode("inline", CORRAL_ISOLATION_INLINE, n);
+    bench_mode("pool (default)", CORRAL_ISOLATION_POOL, n);
     return 0;
 }

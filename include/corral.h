@@ -158,10 +158,14 @@ corral_loader *corral_loader_new(const corral_options *opts, corral_error *err);
  * not completed become invalid. */
 void corral_loader_free(corral_loader *l);
 
-/* A file descriptor that becomes readable when the loader has work to do. */
+/* A file descriptor that becomes readable when work arrives from outside a
+ * step (a call from the host between steps, a completion posted from
+ * another thread, a worker process). Work queued during a step shows in
+ * corral_loader_timeout() instead. */
 int corral_loader_fd(corral_loader *l);
 
-/* Milliseconds until the loader's next timer is due, or -1 if none. */
+/* Milliseconds until the loader must be stepped again: 0 when work is
+ * already queued, else until its next timer is due, or -1 if none. */
 int corral_loader_timeout(corral_loader *l);
 
 /* Runs ready work, waiting up to timeout_ms (0: do not wait, -1: wait until
@@ -522,6 +526,8 @@ typedef struct corral_exec_result {
     const char *const *logs;    /* console lines: "text", "[warn] text", "[error] text", ... */
     double cpu_ms, wall_ms;
 } corral_exec_result;
+/* Every string above is valid UTF-8: what JavaScript strings may hold and
+ * UTF-8 may not (a lone surrogate) arrives as U+FFFD. */
 
 typedef void (*corral_exec_fn)(const corral_exec_result *r, void *userdata);
 
@@ -574,6 +580,13 @@ typedef struct corral_mcp_options {
                                        description lists tool names only and programs get
                                        codemode.search()/describe(). Default 4000 */
     const char *description;        /* extra text appended to the tool descriptions, or NULL */
+    /* The tenant key every program's sandbox runs under (copied), or NULL.
+     * Under CORRAL_ISOLATION_TENANT the loader keeps each tenant's sandboxes
+     * in worker processes of their own; in other modes it only labels them.
+     * Where sandboxes run at all is the loader's choice (corral_options
+     * .isolation, given to corral_loader_new), since one loader may serve
+     * several services. */
+    const char *tenant;
 } corral_mcp_options;
 
 void corral_mcp_options_default(corral_mcp_options *o);

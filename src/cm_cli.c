@@ -22,7 +22,14 @@ const char cm_cli_help[] =
     "  --cpu-ms N               CPU time of a program (default 30000)\n"
     "  --memory-mb N            heap of a program (default 128)\n"
     "  --max-calls N            tool calls per program (default 10000)\n"
-    "  --call-timeout-ms N      one upstream tool call or API request (default 60000)\n";
+    "  --call-timeout-ms N      one upstream tool call or API request (default 60000)\n"
+    "  --isolation MODE         where programs run: pool (long-lived jailed worker\n"
+    "                           processes), tenant (jailed workers per --tenant key),\n"
+    "                           process (a fresh jailed process per program) or inline\n"
+    "                           (inside corral itself, the weaker choice); default: the\n"
+    "                           library's (docs/jail.md)\n"
+    "  --tenant KEY             the tenant key programs run under; with --isolation\n"
+    "                           tenant, each key gets worker processes of its own\n";
 
 static int add(const char **list, size_t *n, const char *v, const char *cmd, const char *what) {
     if (*n >= CM_CLI_MAX_LIST) {
@@ -41,6 +48,23 @@ int cm_cli_take(struct cm_cli *o, int c, const char *arg) {
     case CM_OPT_OPENAPI: o->openapi = arg; return 1;
     case CM_OPT_BASE_URL: o->base_url = arg; return 1;
     case CM_OPT_HEADER: return add(o->headers, &o->n_headers, arg, o->cmd, "--header options");
+    case CM_OPT_ISOLATION: {
+        int mode = corral_isolation_parse(arg);
+        if (mode < 0) {
+            fprintf(stderr, "corral %s: --isolation takes inline, pool, tenant or process, got '%s'\n",
+                    o->cmd, arg);
+            return -1;
+        }
+        o->isolation = (corral_isolation)mode;
+        return 1;
+    }
+    case CM_OPT_TENANT:
+        if (!*arg) {
+            fprintf(stderr, "corral %s: --tenant takes a non-empty key\n", o->cmd);
+            return -1;
+        }
+        o->tenant = arg;
+        return 1;
     case CM_OPT_TIMEOUT:
     case CM_OPT_CPU:
     case CM_OPT_MEM:
@@ -81,7 +105,10 @@ corral_mcp *cm_cli_service(struct cm_cli *o, corral_loader **loader) {
         fprintf(stderr, "corral %s: --base-url and --header apply to --openapi only\n", o->cmd);
         return NULL;
     }
-    corral_loader *l = corral_loader_new(NULL, &err);
+    corral_options lo;
+    corral_options_default(&lo);
+    lo.isolation = o->isolation;
+    corral_loader *l = corral_loader_new(&lo, &err);
     if (!l) {
         fprintf(stderr, "corral %s: %s: %s\n", o->cmd, err.name, err.message);
         return NULL;
@@ -90,6 +117,7 @@ corral_mcp *cm_cli_service(struct cm_cli *o, corral_loader **loader) {
     corral_mcp_options_default(&mo);
     mo.limits = o->limits;
     if (o->call_timeout_ms) mo.call_timeout_ms = o->call_timeout_ms;
+    mo.tenant = o->tenant;
     corral_mcp *m = corral_mcp_new(l, &mo, &err);
     int rc = m ? CORRAL_OK : err.status;
     for (size_t i = 0; rc == CORRAL_OK && i < o->n_upstreams; i++)

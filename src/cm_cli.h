@@ -1,6 +1,7 @@
 /* Options shared by the commands that lend tools to Code Mode programs
  * (`corral exec`, `corral mcp`): upstream MCP servers, an OpenAPI spec,
- * and the program limits; and building the corral_mcp service from them. */
+ * the program limits and where sandboxes run (--isolation, --tenant); and
+ * building the loader and the corral_mcp service from them. */
 #ifndef CORRAL_CM_CLI_H
 #define CORRAL_CM_CLI_H
 
@@ -22,13 +23,16 @@ struct cm_cli {
     const char *headers[CM_CLI_MAX_LIST];
     size_t n_headers;
     unsigned long long call_timeout_ms;
+    corral_isolation isolation;         /* 0: the library's default */
+    const char *tenant;                 /* NULL: none */
 };
 
 /* getopt_long values of the shared options; commands number theirs from
  * CM_OPT_END. */
 enum {
     CM_OPT_UPSTREAM = 256, CM_OPT_CONFIG, CM_OPT_OPENAPI, CM_OPT_BASE_URL, CM_OPT_HEADER,
-    CM_OPT_TIMEOUT, CM_OPT_CPU, CM_OPT_MEM, CM_OPT_CALLS, CM_OPT_CALL_TIMEOUT, CM_OPT_END
+    CM_OPT_TIMEOUT, CM_OPT_CPU, CM_OPT_MEM, CM_OPT_CALLS, CM_OPT_CALL_TIMEOUT, CM_OPT_ISOLATION,
+    CM_OPT_TENANT, CM_OPT_END
 };
 
 #define CM_CLI_LONG_OPTIONS                                                                   \
@@ -40,7 +44,9 @@ enum {
         {"cpu-ms", required_argument, 0, CM_OPT_CPU},                                         \
         {"memory-mb", required_argument, 0, CM_OPT_MEM},                                      \
         {"max-calls", required_argument, 0, CM_OPT_CALLS},                                    \
-        {"call-timeout-ms", required_argument, 0, CM_OPT_CALL_TIMEOUT}
+        {"call-timeout-ms", required_argument, 0, CM_OPT_CALL_TIMEOUT},                       \
+        {"isolation", required_argument, 0, CM_OPT_ISOLATION},                                \
+        {"tenant", required_argument, 0, CM_OPT_TENANT}
 
 /* The shared part of a command's --help. */
 extern const char cm_cli_help[];

@@ -127,6 +127,10 @@ int tool_mcp(int argc, char **argv) {
     corral_loader *l;
     corral_mcp *m = cm_cli_service(&o, &l);
     if (!m) return 2;
+    /* The startup log says what protects this machine from the programs. */
+    char where[512];
+    corral_loader_describe_isolation(l, where, sizeof where);
+    fprintf(stderr, "corral mcp: %s\n", where);
     serving = m;
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);

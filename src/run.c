@@ -49,9 +49,9 @@ static void run_usage(FILE *f) {
             "                            (HOST or HOST:PORT; no list = any host); every\n"
             "                            redirect hop is checked again (docs/network.md)\n"
             "  --compatibility-date D    default: the newest date this build supports\n"
-            "  --isolation MODE          where sandboxes run: inline (this process, the\n"
-            "                            default), pool, tenant or process (jailed worker\n"
-            "                            processes; docs/jail.md)\n"
+            "  --isolation MODE          where sandboxes run: pool (the default), tenant or\n"
+            "                            process (jailed worker processes; docs/jail.md),\n"
+            "                            or inline (inside this process, no jail)\n"
             "  --tenant KEY              the code's tenant key (--isolation tenant keeps\n"
             "                            tenants in separate worker processes)\n");
 }

@@ -9,16 +9,18 @@
 #   // exit: 1                             the expected exit status (default 0)
 # NAME.expected holds stdout; after a line "--- stderr" it holds stderr.
 #
-# The .js cases run once per isolation mode: in-process (the default) and
-# then in each of ISOLATION_MODES (default "pool process": jailed worker
-# processes, docs/jail.md), expecting the same output. Under VALGRIND the
-# default is none: valgrind's own system calls inside a worker would meet
-# the worker's seccomp filter.
+# The .js cases run once with corral run's default isolation (pool: jailed
+# worker processes, docs/jail.md) and then once in each of ISOLATION_MODES
+# (default "inline tenant process"), expecting the same output in every
+# mode. Under VALGRIND only inline runs: valgrind's own system calls inside
+# a worker would meet the worker's seccomp filter.
 set -u
+DEFAULT_MODE=""
 if [ -n "${VALGRIND:-}" ]; then
     ISOLATION_MODES=${ISOLATION_MODES-}
+    DEFAULT_MODE="--isolation inline"
 else
-    ISOLATION_MODES=${ISOLATION_MODES-pool process}
+    ISOLATION_MODES=${ISOLATION_MODES-inline tenant process}
 fi
 VALGRIND=${VALGRIND:-}
 B=${1:-build/release}
@@ -54,7 +56,7 @@ for t in $(find "$B/tests" -type f -perm -u+x -name 'test_*' | sort) $(find test
 done
 
 for mode in default $ISOLATION_MODES; do
-iso=""
+iso=$DEFAULT_MODE
 [ "$mode" = default ] || iso="--isolation $mode"
 for js in $(find tests/js -name '*.js' | sort); do
     exp="${js%.js}.expected"

@@ -47,6 +47,15 @@ void cm_buf_free(cm_buf *b);
 /* Decodes one UTF-8 code point at s[*i] (advancing *i); invalid bytes decode
  * as themselves (0x80..0xFF) one byte at a time. */
 unsigned cm_utf8_next(const char *s, size_t len, size_t *i);
+/* Length of the valid UTF-8 sequence starting at s (at most n bytes, n >
+ * 0), or 0 when s[0] starts none: no overlong forms, no surrogates (QuickJS
+ * prints a lone one as its three bytes), nothing past U+10FFFF. JSON text
+ * must be valid UTF-8, and jansson refuses strings that are not. */
+size_t cm_utf8_valid_len(const unsigned char *s, size_t n);
+/* A copy of s with every byte that starts no valid sequence replaced by
+ * U+FFFD, as a TextDecoder would have it (NULL s is ""); NULL when out of
+ * memory. */
+char *cm_utf8_repair(const char *s);
 /* JavaScript `\s` / String.prototype.trim whitespace (incl. line terminators). */
 int cm_js_is_space(unsigned cp);
 /* JavaScript String.prototype.trim over a byte range: sets *start and *end. */
@@ -213,10 +222,18 @@ char *cm_catalog_prompt(const json_t *catalog, long max_tokens);
 
 #include "corral.h"
 
+/* Sees each console line of the program as it is logged (after the log
+ * limit, without the "[warn] " style prefix the result's logs carry), on the
+ * loop thread, never after `done`. */
+typedef void (*cm_log_fn)(corral_log_level level, const char *text, size_t len, void *ud);
+
 struct cm_exec_opts {
     const corral_provider *raw;     /* each bound as `const <name> = <capability stub>` */
     size_t n_raw;
     const char *prelude;            /* statements run before the program, in its scope */
+    cm_log_fn on_log;               /* NULL: console lines only in the result */
+    void *log_ud;
+    const char *tenant;             /* the sandbox's tenant key (corral_code_set_tenant), or NULL */
 };
 
 int cm_execute(corral_loader *l, const char *code, const corral_provider *providers,

@@ -20,6 +20,7 @@
 
 #include "codemode/codemode.h"
 #include "corral.h"
+#include "loader/code.h"
 
 #define MAX_TOOLS 4096
 
@@ -29,7 +30,14 @@ struct corral_execution {
     char *error;            /* a validation error: reported by the factory */
     corral_worker *worker;  /* held until done, so the host can abort it */
     int cancelled;
+    cm_log_fn on_log;
+    void *log_ud;
 };
+
+static void relay_log(corral_log_level level, const char *text, size_t len, void *ud) {
+    struct corral_execution *job = ud;
+    job->on_log(level, text, len, job->log_ud);
+}
 
 static int parses(void *ud, const char *src, size_t len) { return corral_js_parses(src, len) == 1; }
 
@@ -66,21 +74,28 @@ static void on_done(const corral_result *r, void *ud) {
     corral_exec_result er;
     memset(&er, 0, sizeof er);
     char **logs = calloc(r->log_count ? r->log_count : 1, sizeof *logs);
+    /* Lines and messages can hold what JavaScript strings may and UTF-8 may
+     * not (a lone surrogate); every consumer prints them into JSON, which
+     * would refuse the whole string, so they are repaired here once. */
     for (size_t i = 0; logs && i < r->log_count; i++) {
+        char *text = cm_utf8_repair(r->logs[i].text);
         const char *p = level_prefix(r->logs[i].level);
-        size_t n = strlen(p) + strlen(r->logs[i].text) + 1;
-        logs[i] = malloc(n);
-        if (logs[i]) snprintf(logs[i], n, "%s%s", p, r->logs[i].text);
+        size_t n = strlen(p) + (text ? strlen(text) : 0) + 1;
+        logs[i] = text ? malloc(n) : NULL;
+        if (logs[i]) snprintf(logs[i], n, "%s%s", p, text);
         else logs[i] = strdup("");
+        free(text);
     }
+    char *error = NULL;
     char *result = NULL;
     if (r->outcome == CORRAL_OUTCOME_OK) {
         if (r->value_json) result = truncated_json(r->value_json);
         er.result_json = result;
     } else {
-        er.error = r->error_message && r->error_message[0] ? r->error_message
-                   : r->error_name                          ? r->error_name
-                                                            : "The program failed.";
+        error = cm_utf8_repair(r->error_message && r->error_message[0] ? r->error_message
+                               : r->error_name                          ? r->error_name
+                                                                        : "The program failed.");
+        er.error = error ? error : "The program failed.";
     }
     er.log_count = logs ? r->log_count : 0;
     er.logs = (const char *const *)logs;
@@ -92,6 +107,7 @@ static void on_done(const corral_result *r, void *ud) {
     for (size_t i = 0; logs && i < r->log_count; i++) free(logs[i]);
     free(logs);
     free(result);
+    free(error);
     free(job->error);
     free(job);
 }
@@ -209,6 +225,10 @@ int cm_execute(corral_loader *l, const char *code, const corral_provider *provid
     corral_code_add_module(c, "executor.js", CORRAL_MODULE_JS, source, strlen(source));
     corral_code_set_outbound(c, CORRAL_OUTBOUND_BLOCK);
     if (limits) corral_code_set_limits(c, limits);
+    if (opts && opts->tenant && corral_code_set_tenant(c, opts->tenant) != CORRAL_OK) {
+        corral_code_free(c);
+        goto out;
+    }
     for (size_t i = 0; i < provider_count; i++) {
         char name[48];
         snprintf(name, sizeof name, "__corral_p%zu__", i);
@@ -228,6 +248,11 @@ int cm_execute(corral_loader *l, const char *code, const corral_provider *provid
         w = corral_get(l, NULL, failing_factory, job);
     }
     rc = w ? corral_invoke(w, NULL, "evaluate", NULL, on_done, job) : CORRAL_ENOMEM;
+    if (rc == CORRAL_OK && opts && opts->on_log) {
+        job->on_log = opts->on_log;
+        job->log_ud = opts->log_ud;
+        ld_inv_set_log_hook(l, on_done, job, relay_log, job);
+    }
     if (rc == CORRAL_OK) {
         job->worker = w;
         if (handle) *handle = job;

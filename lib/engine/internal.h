@@ -52,6 +52,11 @@ struct sandbox {
     uint64_t current_invocation;/* token of the invocation whose turn is running */
 
     JSValue api;                /* the runtime's internal object (js/runtime.js) */
+    /* Promise.prototype.then as the engine made it, taken before any
+     * JavaScript ran: what corral itself waits on promises with, so sandbox
+     * code that replaces the prototype's `then` cannot keep an answer from
+     * being sent, or send two (sb_when_settled). */
+    JSValue promise_then;
     JSValue env;
     JSValue ns;                 /* main module namespace once evaluated */
     JSValue start_promise;      /* pending top-level evaluation */
@@ -95,6 +100,14 @@ struct sandbox {
     struct sb_web *web;         /* the web globals not loaded yet (lazy.c) */
     const JSMallocState *mstate;/* the runtime's allocation counters */
 };
+
+/* Calls on_ok or on_err once when value settles, through the engine's own
+ * Promise.prototype.then and Promise (never the sandbox's prototype or
+ * species, which its code may have replaced). ours: value is a promise the
+ * engine made for corral, never seen by sandbox code; otherwise (a value
+ * the sandbox handed over) it is first resolved into a promise of ours. */
+void sb_when_settled(struct sandbox *sb, JSValueConst value, JSValueConst on_ok, JSValueConst on_err,
+                     int ours);
 
 /* class ids, filled once per process */
 extern JSClassID corral_stub_class_id;

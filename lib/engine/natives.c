@@ -438,12 +438,8 @@ static JSValue n_wait_until(JSContext *ctx, JSValueConst this_val, int argc, JSV
     if (JS_ToFloat64(ctx, &inv, argv[0]) < 0) return JS_EXCEPTION;
     sb->host->wait_until(sb->host_data, sb, (uint64_t)inv, +1);
     JSValue done = JS_NewCFunctionData(ctx, wait_settled, 1, 0, 1, argv);
-    JSValue then = JS_GetPropertyStr(ctx, argv[1], "then");
-    JSValue args[2] = {done, done};
-    JSValue r = JS_Call(ctx, then, argv[1], 2, (JSValueConst *)args);
-    JS_FreeValue(ctx, then);
+    sb_when_settled(sb, argv[1], done, done, 0);
     JS_FreeValue(ctx, done);
-    JS_FreeValue(ctx, r);
     return JS_UNDEFINED;
 }
 

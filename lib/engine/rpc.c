@@ -101,7 +101,9 @@ static void send_answer(struct sandbox *sb, uint64_t id, int ok, JSValueConst v)
         /* The value itself could not cross: answer with why. */
         ok = 0;
         JSValue err = JS_GetException(sb->ctx);
-        payload = sb_encode(sb, err, 0, NULL, &len, &caps, &ncaps);
+        /* Bounded too: what was thrown may be the sandbox's own value (a
+         * getter that throws), as large as it likes. */
+        payload = sb_encode(sb, err, sb->arg_bytes, NULL, &len, &caps, &ncaps);
         JS_FreeValue(sb->ctx, err);
         if (!payload) {
             JS_FreeValue(sb->ctx, JS_GetException(sb->ctx));
@@ -155,11 +157,7 @@ static void answer_when_settled(struct sandbox *sb, uint64_t id, JSValue promise
     JSValue idv = JS_NewFloat64(ctx, (double)id);
     JSValue res = JS_NewCFunctionData(ctx, on_settled, 1, 1, 1, (JSValueConst *)&idv);
     JSValue rej = JS_NewCFunctionData(ctx, on_settled, 1, 0, 1, (JSValueConst *)&idv);
-    JSValue then = JS_GetPropertyStr(ctx, promise, "then");
-    JSValue args[2] = {res, rej};
-    JSValue r = JS_Call(ctx, then, promise, 2, (JSValueConst *)args);
-    JS_FreeValue(ctx, r);
-    JS_FreeValue(ctx, then);
+    sb_when_settled(sb, promise, res, rej, 1);
     JS_FreeValue(ctx, res);
     JS_FreeValue(ctx, rej);
     JS_FreeValue(ctx, idv);

@@ -300,7 +300,7 @@ struct sandbox *sandbox_new(const struct sandbox_config *cfg, corral_error *err)
     }
     copy_config(sb, cfg);
     sb->worker_id = strdup(cfg->worker_id ? cfg->worker_id : "worker");
-    sb->api = sb->env = sb->ns = sb->start_promise = JS_UNDEFINED;
+    sb->api = sb->env = sb->ns = sb->start_promise = sb->promise_then = JS_UNDEFINED;
     sb->next_call_id = 1;
     sb->next_timer_id = 1;
 
@@ -334,6 +334,16 @@ struct sandbox *sandbox_new(const struct sandbox_config *cfg, corral_error *err)
     JS_AddIntrinsicPromise(ctx);
     JS_AddIntrinsicWeakRef(ctx);
     sb_init_class_ids(ctx);
+    {
+        JSValue cap[2];
+        JSValue p = JS_NewPromiseCapability(ctx, cap);
+        if (JS_IsException(p)) goto js_fail;
+        sb->promise_then = JS_GetPropertyStr(ctx, p, "then");
+        JS_FreeValue(ctx, p);
+        JS_FreeValue(ctx, cap[0]);
+        JS_FreeValue(ctx, cap[1]);
+        if (!JS_IsFunction(ctx, sb->promise_then)) goto js_fail;
+    }
 
     JSValue native = sb_make_natives(sb);
     if (JS_IsException(native)) goto js_fail;
@@ -381,6 +391,49 @@ nomem:
                      (unsigned long long)cfg->memory_bytes);
     sandbox_free(sb);
     return NULL;
+}
+
+void sb_when_settled(struct sandbox *sb, JSValueConst value, JSValueConst on_ok, JSValueConst on_err,
+                     int ours) {
+    JSContext *ctx = sb->ctx;
+    JSValue p;
+    if (ours && JS_PromiseState(ctx, (JSValue)value) != (JSPromiseStateEnum)-1) {
+        p = JS_DupValue(ctx, value);
+    } else {
+        /* The sandbox's own value becomes a promise of ours, as `await`
+         * would make it: a thenable's `then` is called once, by the
+         * engine, and settles our promise at most once. */
+        JSValue cap[2];
+        p = JS_NewPromiseCapability(ctx, cap);
+        if (!JS_IsException(p)) {
+            JSValue r = JS_Call(ctx, cap[0], JS_UNDEFINED, 1, &value);
+            JS_FreeValue(ctx, r);
+            JS_FreeValue(ctx, cap[0]);
+            JS_FreeValue(ctx, cap[1]);
+        }
+    }
+    /* then() looks up p.constructor[Symbol.species], which sandbox code can
+     * replace with a getter; an own `constructor` of undefined makes the
+     * engine use its own Promise without asking. */
+    if (!JS_IsException(p) &&
+        JS_DefinePropertyValueStr(ctx, p, "constructor", JS_UNDEFINED, JS_PROP_CONFIGURABLE) < 0) {
+        JS_FreeValue(ctx, p);
+        p = JS_EXCEPTION;
+    }
+    if (JS_IsException(p)) {
+        /* Out of memory: settle as failed with what the engine raised. */
+        JSValue e = JS_GetException(ctx);
+        JSValue r = JS_Call(ctx, on_err, JS_UNDEFINED, 1, &e);
+        JS_FreeValue(ctx, r);
+        JS_FreeValue(ctx, e);
+        return;
+    }
+    JSValue args[2] = {JS_DupValue(ctx, on_ok), JS_DupValue(ctx, on_err)};
+    JSValue r = JS_Call(ctx, sb->promise_then, p, 2, (JSValueConst *)args);
+    JS_FreeValue(ctx, r);
+    JS_FreeValue(ctx, args[0]);
+    JS_FreeValue(ctx, args[1]);
+    JS_FreeValue(ctx, p);
 }
 
 /* The buffers corral keeps beside a runtime (plain malloc, not in the
@@ -448,6 +501,7 @@ void sandbox_free(struct sandbox *sb) {
         JS_FreeValue(ctx, sb->env);
         JS_FreeValue(ctx, sb->ns);
         JS_FreeValue(ctx, sb->start_promise);
+        JS_FreeValue(ctx, sb->promise_then);
         sb_web_free(sb);
         JS_FreeContext(ctx);
     }

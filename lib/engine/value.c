@@ -318,9 +318,23 @@ static int enc_list(struct enc *e, JSValueConst arr, uint64_t n) {
     return 0;
 }
 
+/* Every element takes at least one byte (a hole is one), so a list longer
+ * than the bytes left under the limit cannot fit: refuse it before walking
+ * it. A sparse array of length 2**32-1 costs nothing to build, and walking
+ * it here, in C, would run far past the CPU limit where no interrupt
+ * handler can stop it. */
+static int enc_fits(struct enc *e, int64_t n) {
+    if (n < 0 || (e->buf.limit && (uint64_t)n > e->buf.limit - e->buf.len)) {
+        e->buf.status = WIRE_ERR_TOO_LARGE;
+        return 0;
+    }
+    return 1;
+}
+
 static int enc_array(struct enc *e, JSValueConst v) {
     int64_t n;
     if (sb_length(e->ctx, v, &n) < 0) return -1;
+    if (!enc_fits(e, n)) return -1;
     if (wire_put_array_begin(&e->buf, (uint64_t)n) < 0) return -1;
     for (int64_t i = 0; i < n; i++) {
         JSAtom a = JS_NewAtomUInt32(e->ctx, i);
@@ -500,8 +514,21 @@ static int enc_object(struct enc *e, JSValueConst v) {
     } else if (cid == cls_map || cid == cls_set) {
         JSValue flat;
         if (call_api(e, cid == cls_map ? "mapEntries" : "setValues", v, &flat) < 0) return -1;
-        int64_t n;
-        sb_length(ctx, flat, &n);
+        /* The flat list is built by sandbox code whose built-ins the
+         * sandbox may have replaced (Array.prototype.push): an odd count
+         * for a Map would make a message that no decoder accepts. */
+        int64_t n = 0;
+        if (!JS_IsArray(ctx, flat) || sb_length(ctx, flat, &n) < 0 ||
+            (cid == cls_map && n % 2 != 0)) {
+            JS_FreeValue(ctx, flat);
+            if (JS_HasException(ctx)) return -1;
+            return enc_fail(e, cid == cls_map ? "A Map (its entries could not be read)"
+                                              : "A Set (its values could not be read)");
+        }
+        if (!enc_fits(e, n)) {
+            JS_FreeValue(ctx, flat);
+            return -1;
+        }
         r = cid == cls_map ? wire_put_map_begin(&e->buf, (uint64_t)n / 2)
                            : wire_put_set_begin(&e->buf, (uint64_t)n);
         if (r == 0) r = enc_list(e, flat, (uint64_t)n);

@@ -80,11 +80,12 @@ static int send_all(int fd, const uint8_t *p, size_t len) {
     return 0;
 }
 
-int jail_out_send(struct jail_out *o, int fd) {
+/* The whole message (header in front), freeing o's buffer. */
+static uint8_t *out_finish(struct jail_out *o, size_t *len) {
     if (o->b.status != WIRE_OK) {
         jail_out_free(o);
         errno = EMSGSIZE;
-        return -1;
+        return NULL;
     }
     /* The array's length is known only now: write the header in front. */
     struct wire_buf h;
@@ -92,16 +93,60 @@ int jail_out_send(struct jail_out *o, int fd) {
     wire_put_header(&h);
     wire_put_array_begin(&h, o->count);
     wire_put_raw(&h, o->b.data, o->b.len);
-    size_t len;
-    uint8_t *all = wire_buf_take(&h, &len);
+    uint8_t *all = wire_buf_take(&h, len);
     jail_out_free(o);
-    if (!all) {
-        errno = ENOMEM;
-        return -1;
-    }
+    if (!all) errno = ENOMEM;
+    return all;
+}
+
+int jail_out_send(struct jail_out *o, int fd) {
+    size_t len;
+    uint8_t *all = out_finish(o, &len);
+    if (!all) return -1;
     int r = send_all(fd, all, len);
     free(all);
     return r;
+}
+
+int jail_batch_flush(struct jail_batch *b, int fd) {
+    static const uint8_t last = 0;
+    int rc = 0;
+    size_t sent = 0;
+    while (sent < b->count && rc == 0) {
+        struct mmsghdr mm[JAIL_BATCH_MAX];
+        struct iovec iov[JAIL_BATCH_MAX][2];
+        size_t n = b->count - sent;
+        for (size_t i = 0; i < n; i++) {
+            iov[i][0] = (struct iovec){(void *)&last, 1};
+            iov[i][1] = (struct iovec){b->msg[sent + i], b->len[sent + i]};
+            mm[i] = (struct mmsghdr){.msg_hdr = {.msg_iov = iov[i], .msg_iovlen = 2}};
+        }
+        int r = sendmmsg(fd, mm, (unsigned)n, MSG_NOSIGNAL);
+        if (r < 0 && errno == EINTR) continue;
+        if (r <= 0) rc = -1;
+        else sent += (size_t)r;
+    }
+    for (size_t i = 0; i < b->count; i++) free(b->msg[i]);
+    b->count = 0;
+    return rc;
+}
+
+int jail_out_post(struct jail_out *o, struct jail_batch *b, int fd) {
+    size_t len;
+    uint8_t *all = out_finish(o, &len);
+    if (!all) return -1;
+    if (len > JAIL_FRAG_BYTES) {
+        int r = jail_batch_flush(b, fd) == 0 ? send_all(fd, all, len) : -1;
+        free(all);
+        return r;
+    }
+    if (b->count == JAIL_BATCH_MAX && jail_batch_flush(b, fd) < 0) {
+        free(all);
+        return -1;
+    }
+    b->msg[b->count] = all;
+    b->len[b->count++] = len;
+    return 0;
 }
 
 /* ---- receiving ---------------------------------------------------------- */

@@ -52,6 +52,24 @@ void jail_out_null(struct jail_out *o);
 int jail_out_send(struct jail_out *o, int fd);
 void jail_out_free(struct jail_out *o);
 
+/* Messages held back to leave together in one sendmmsg: a worker's
+ * upcalls that need no answer go out with the next one that does (or with
+ * TURN_DONE), so the supervisor, woken by the first, finds the rest
+ * already there instead of sleeping and waking once per message. Order is
+ * kept. Only single-fragment messages are held; a bigger one flushes the
+ * batch and goes out on its own. */
+#define JAIL_BATCH_MAX 32
+struct jail_batch {
+    uint8_t *msg[JAIL_BATCH_MAX];
+    size_t len[JAIL_BATCH_MAX];
+    size_t count;
+};
+/* Adds the message (freeing o's buffer), flushing first when full.
+ * Returns 0, or -1 as jail_out_send. */
+int jail_out_post(struct jail_out *o, struct jail_batch *b, int fd);
+/* Sends everything held, in order. Returns 0, or -1 (the peer is gone). */
+int jail_batch_flush(struct jail_batch *b, int fd);
+
 /* ---- reading ------------------------------------------------------------ */
 
 enum jail_field_type { JF_NULL = 1, JF_INT, JF_F64, JF_BYTES };

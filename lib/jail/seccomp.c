@@ -71,6 +71,7 @@ static const struct allowed_call allowed[] = {
     {SCMP_SYS(writev), W | Z, ARGS_ANY, "a message header and payload in one call"},
     {SCMP_SYS(recvmsg), W | Z, ARGS_ANY, "the socket API form of read"},
     {SCMP_SYS(sendmsg), W | Z, ARGS_ANY, "the socket API form of write"},
+    {SCMP_SYS(sendmmsg), W | Z, ARGS_ANY, "upcalls that need no answer leave together at the end of a turn"},
     {SCMP_SYS(recvfrom), W | Z, ARGS_ANY, "recv() is recvfrom on most architectures"},
     {SCMP_SYS(sendto), W | Z, ARGS_ANY, "send() is sendto on most architectures"},
     {SCMP_SYS(close), W | Z, ARGS_ANY, "closing the socket on exit; cannot open anything"},

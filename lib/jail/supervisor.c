@@ -553,7 +553,20 @@ int jail_supervisor_pending(const struct jail_supervisor *s) { return s->lost !=
 
 void jail_supervisor_poll(struct jail_supervisor *s, void (*lost)(void *ud, void *host_data),
                           void *ud) {
-    if (s->zygote) {
+    /* One poll for the zygote's socket (slot 0) and every idle worker's:
+     * this runs at the end of every loader step. */
+    size_t n = 1;
+    struct pollfd *fds = calloc(s->proc_count + 1, sizeof *fds);
+    struct jail_proc **who = calloc(s->proc_count + 1, sizeof *who);
+    fds[0] = (struct pollfd){.fd = -1};
+    if (fds && s->zygote) fds[0] = (struct pollfd){.fd = jail_zygote_fd(s->zygote), .events = POLLIN};
+    for (struct jail_proc *p = s->procs; fds && who && p; p = p->next) {
+        if (p->in_turn) continue;
+        fds[n] = (struct pollfd){.fd = p->fd, .events = POLLIN};
+        who[n++] = p;
+    }
+    int ready = fds && who ? poll(fds, n, 0) : 0;
+    if (ready > 0 && fds[0].revents && s->zygote) {
         struct status_wait w = {.s = s};
         /* A dead zygote took its workers with it; their sockets say so
          * below, and the next worker starts a new zygote. */
@@ -562,16 +575,8 @@ void jail_supervisor_poll(struct jail_supervisor *s, void (*lost)(void *ud, void
             zygote_end(s);
         }
     }
-    size_t n = 0;
-    struct pollfd *fds = s->proc_count ? calloc(s->proc_count, sizeof *fds) : NULL;
-    struct jail_proc **who = s->proc_count ? calloc(s->proc_count, sizeof *who) : NULL;
-    for (struct jail_proc *p = s->procs; fds && who && p; p = p->next) {
-        if (p->in_turn) continue;
-        fds[n] = (struct pollfd){.fd = p->fd, .events = POLLIN};
-        who[n++] = p;
-    }
-    if (n && poll(fds, n, 0) > 0) {
-        for (size_t i = 0; i < n; i++) {
+    if (ready > 0) {
+        for (size_t i = 1; i < n; i++) {
             if (!fds[i].revents) continue;
             struct jail_proc *p = who[i];
             long r = jail_in_recv(&p->in, p->fd, 0, JAIL_MSG_MAX_BYTES);

@@ -43,6 +43,7 @@ struct wstate {
     size_t count, cap;
     struct wsb *in_turn;
     struct jail_in in;
+    struct jail_batch out;
     /* A fresh runtime built while the worker was idle, so the next NEW
      * only assigns it (as the loader's prewarm thread does in-process);
      * made with the last NEW's limits, which sandbox_assign then sets. */
@@ -74,8 +75,15 @@ static void drop(struct wsb *s) {
     free(s);
 }
 
+/* An upcall that needs no answer: it waits for the next one that does,
+ * or for the end of the turn (channel.h, struct jail_batch). */
+static void post_or_die(struct jail_out *o) {
+    if (jail_out_post(o, &W.out, W.fd) < 0) die();
+}
+
+/* Everything held, then this message, now. */
 static void send_or_die(struct jail_out *o) {
-    if (jail_out_send(o, W.fd) < 0) die();
+    if (jail_out_post(o, &W.out, W.fd) < 0 || jail_batch_flush(&W.out, W.fd) < 0) die();
 }
 
 static uint64_t sb_id(void *host) { return ((struct wsb *)host)->id; }
@@ -224,7 +232,7 @@ static void w_send(void *host, struct sandbox *sb, const struct wire_msg *m) {
     if (m->payload) jail_out_bytes(&o, m->payload, m->payload_len);
     else jail_out_null(&o);
     out_wire_caps(&o, m->caps, m->cap_count);
-    send_or_die(&o);
+    post_or_die(&o);
 }
 
 static int out_code(struct jail_out *o, struct workercode *code) {
@@ -271,7 +279,7 @@ static void w_provide(void *host, struct sandbox *sb, uint64_t handle, struct wo
         jail_out_null(&o);
     }
     jail_out_error(&o, failure);
-    send_or_die(&o);
+    post_or_die(&o);
 }
 
 static int64_t w_entrypoint(void *host, struct sandbox *sb, uint64_t handle, const char *name,
@@ -300,7 +308,7 @@ static void w_log(void *host, struct sandbox *sb, corral_log_level level, const 
     up_begin(&o, JU_LOG, host, sb);
     jail_out_u64(&o, (uint64_t)level);
     jail_out_bytes(&o, text, len);
-    send_or_die(&o);
+    post_or_die(&o);
 }
 
 static void w_timer_set(void *host, struct sandbox *sb, uint64_t id, double delay_ms) {
@@ -308,14 +316,14 @@ static void w_timer_set(void *host, struct sandbox *sb, uint64_t id, double dela
     up_begin(&o, JU_TIMER_SET, host, sb);
     jail_out_u64(&o, id);
     jail_out_f64(&o, delay_ms);
-    send_or_die(&o);
+    post_or_die(&o);
 }
 
 static void w_timer_clear(void *host, struct sandbox *sb, uint64_t id) {
     struct jail_out o;
     up_begin(&o, JU_TIMER_CLEAR, host, sb);
     jail_out_u64(&o, id);
-    send_or_die(&o);
+    post_or_die(&o);
 }
 
 static int w_fetch(void *host, struct sandbox *sb, uint64_t fetch_id, const uint8_t *req,
@@ -332,7 +340,7 @@ static void w_wait_until(void *host, struct sandbox *sb, uint64_t invocation, in
     up_begin(&o, JU_WAIT_UNTIL, host, sb);
     jail_out_u64(&o, invocation);
     jail_out_i64(&o, delta);
-    send_or_die(&o);
+    post_or_die(&o);
 }
 
 static uint8_t w_import_flags(void *host, struct sandbox *sb, uint64_t index) {
@@ -348,7 +356,7 @@ static void w_unhandled(void *host, struct sandbox *sb, const char *text) {
     struct jail_out o;
     up_begin(&o, JU_UNHANDLED, host, sb);
     jail_out_str(&o, text);
-    send_or_die(&o);
+    post_or_die(&o);
 }
 
 static const struct engine_host worker_host = {
@@ -483,6 +491,7 @@ int jail_worker_main(void *arg) {
     W.test_hook = a->test_hook;
     for (;;) {
         struct jail_fields f;
+        if (W.out.count && jail_batch_flush(&W.out, W.fd) < 0) die();
         uint64_t kind = recv_msg(&f);
         if (!handle_async(kind, &f)) {
             if (kind < JD_START || kind > JD_FETCH_DONE) die();

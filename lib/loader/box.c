@@ -141,6 +141,8 @@ static void lost(void *ud, void *host_data) {
     ld_worker_unref(w);
 }
 
+int ld_box_pending(corral_loader *l) { return l->sup && jail_supervisor_pending(l->sup); }
+
 int ld_box_poll(corral_loader *l) {
     if (!l->sup) return 0;
     jail_supervisor_poll(l->sup, lost, l);

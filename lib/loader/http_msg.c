@@ -5,7 +5,15 @@
  * outbound handler's request, corral_fetch()'s response). Unknown fields
  * and unexpected shapes are skipped; strings are copied, the body kept as
  * bytes.
+ *
+ * What reaches a host's HTTP code must be something it can write out as
+ * is: the message comes from sandbox code, which can forge an object that
+ * passes for a Response. A status outside 100-599 or not an integer, a
+ * header name that is not an HTTP token, and a header value, status text,
+ * method or URL holding CR, LF or NUL (header injection, or a string a C
+ * host would read cut short) refuse the whole message.
  */
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -29,6 +37,27 @@ static int fail(struct reader *r) {
     return 1;
 }
 
+static int refuse(struct reader *r, const char *why) {
+    if (!r->m->why) r->m->why = why;
+    return fail(r);
+}
+
+static int has_line_break_or_nul(const char *s, size_t len) {
+    for (size_t i = 0; i < len; i++)
+        if (s[i] == '\r' || s[i] == '\n' || s[i] == '\0') return 1;
+    return 0;
+}
+
+/* RFC 9110 token characters. */
+static int is_token(const char *s, size_t len) {
+    if (!len) return 0;
+    for (size_t i = 0; i < len; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (c <= 32 || c >= 127 || strchr("\"(),/:;<=>?@[\\]{}", c)) return 0;
+    }
+    return 1;
+}
+
 static int on_key(void *ud, const char *s, size_t len) {
     struct reader *r = ud;
     if (r->depth != 1) return 0;
@@ -44,10 +73,18 @@ static int on_key(void *ud, const char *s, size_t len) {
 static int on_string(void *ud, const char *s, size_t len) {
     struct reader *r = ud;
     if (r->in_headers && r->depth == r->in_headers + 1) {
+        if (r->pair_n == 0 && !is_token(s, len)) return refuse(r, "a header name is not an HTTP token");
+        if (r->pair_n == 1 && has_line_break_or_nul(s, len))
+            return refuse(r, "a header value holds CR, LF or NUL");
         if (r->pair_n < 2 && !(r->pair[r->pair_n++] = strndup(s, len))) return fail(r);
         return 0;
     }
     if (r->depth != 1) return 0;
+    if ((r->key == F_METHOD || r->key == F_URL || r->key == F_STATUS_TEXT) &&
+        has_line_break_or_nul(s, len))
+        return refuse(r, r->key == F_METHOD ? "the method holds CR, LF or NUL"
+                         : r->key == F_URL  ? "the URL holds CR, LF or NUL"
+                                            : "the status text holds CR, LF or NUL");
     char **slot = r->key == F_METHOD ? &r->m->method
                   : r->key == F_URL  ? &r->m->url
                   : r->key == F_STATUS_TEXT ? &r->m->status_text
@@ -61,7 +98,11 @@ static int on_string(void *ud, const char *s, size_t len) {
 
 static int on_number(void *ud, double v) {
     struct reader *r = ud;
-    if (r->depth == 1 && r->key == F_STATUS) r->m->status = (int)v;
+    if (r->depth == 1 && r->key == F_STATUS) {
+        if (!isfinite(v) || v != floor(v) || v < 100 || v > 599)
+            return refuse(r, "the status is not an integer from 100 to 599");
+        r->m->status = (int)v;
+    }
     return 0;
 }
 
@@ -138,7 +179,9 @@ int ld_http_msg_read(const uint8_t *p, size_t len, size_t cap_count, struct ld_h
     int st = wire_decode(p, len, &lim, &http_visitor, &r, NULL);
     for (int i = 0; i < r.pair_n; i++) free(r.pair[i]);
     if (st != WIRE_OK || r.failed) {
+        const char *why = out->why ? out->why : "it is not a packed HTTP message";
         ld_http_msg_free(out);
+        out->why = why;
         return -1;
     }
     return 0;

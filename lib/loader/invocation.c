@@ -68,9 +68,13 @@ struct invocation *ld_inv_find(corral_loader *l, uint64_t id) {
     return ld_idmap_get(&l->inv_ids, id);
 }
 
+/* Each line is charged its length plus one (the newline it is printed
+ * with), so a flood of empty lines meets the limit too instead of growing
+ * the list without bound. A line is handed to the invocation's log hook as
+ * it is kept, so hosts can stream console output while the code runs. */
 void ld_inv_log(struct invocation *inv, corral_log_level level, const char *text, size_t len) {
     if (inv->logs_truncated) return;
-    if (inv->log_bytes + len > inv->limits.log_bytes) {
+    if (inv->log_bytes + len + 1 > inv->limits.log_bytes) {
         inv->logs_truncated = 1;
         text = "[corral] console output truncated: the log limit was reached";
         len = strlen(text);
@@ -86,7 +90,20 @@ void ld_inv_log(struct invocation *inv, corral_log_level level, const char *text
     char *copy = strndup(text, len);
     if (!copy) return;
     inv->logs[inv->log_count++] = (corral_log_line){level, ld_real_ms(), copy};
-    inv->log_bytes += len;
+    inv->log_bytes += len + 1;
+    if (inv->log_hook) inv->log_hook(level, copy, strlen(copy), inv->log_hook_ud);
+}
+
+int ld_inv_set_log_hook(corral_loader *l, corral_done_fn done, void *userdata, ld_log_hook_fn fn,
+                        void *ud) {
+    for (struct invocation *inv = l ? l->invocations : NULL; inv; inv = inv->next_all) {
+        if (!inv->from_host || inv->finished || inv->done != done || inv->userdata != userdata)
+            continue;
+        inv->log_hook = fn;
+        inv->log_hook_ud = ud;
+        return CORRAL_OK;
+    }
+    return CORRAL_EINVAL;
 }
 
 static void inv_set_error(struct invocation *inv, corral_outcome o, const char *name,
@@ -209,8 +226,17 @@ static void result_fill(struct invocation *inv, corral_result *r, char **json_ou
     if (inv->outcome != CORRAL_OUTCOME_OK || !inv->payload) return;
     if (inv->is_fetch) {
         /* A packed Response: {status, statusText, headers: [[k, v]], body: bytes} */
-        if (ld_http_msg_read(inv->payload, inv->payload_len, inv->payload_caps, response) < 0)
+        if (ld_http_msg_read(inv->payload, inv->payload_len, inv->payload_caps, response) < 0) {
+            /* Never a status 0 with no headers that looks like success. */
+            r->outcome = CORRAL_OUTCOME_EXCEPTION;
+            r->error_name = "TypeError";
+            /* The message lives in *json_out, freed after the callbacks. */
+            const char *why = response->why ? response->why : "it is not a packed HTTP message";
+            if (asprintf(json_out, "The worker's response could not be handed to the host: %s.", why) < 0)
+                *json_out = NULL;
+            r->error_message = *json_out ? *json_out : "The worker's response could not be handed to the host.";
             return;
+        }
         r->status = response->status;
         r->status_text = response->status_text ? response->status_text : "";
         r->headers = response->headers;

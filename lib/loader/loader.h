@@ -18,6 +18,7 @@
 #include "corral.h"
 #include "engine/engine.h"
 #include "engine/workercode.h"
+#include "loader/code.h"
 
 struct worker;
 struct jail_sandbox;
@@ -81,6 +82,8 @@ struct invocation {
     corral_log_line *logs;
     size_t log_count, log_cap, log_bytes;
     int logs_truncated;
+    ld_log_hook_fn log_hook;        /* sees each kept line as it is logged (code.h) */
+    void *log_hook_ud;
     size_t unhandled;
     struct invocation *next_active; /* in w->active */
     struct invocation *next_all, *prev_all; /* in the loader's list */
@@ -208,6 +211,7 @@ struct corral_loader {
     struct idmap inv_ids;           /* id -> invocation */
     struct idmap cache_ids;         /* hash of a get() id -> first cached worker with it */
     int closing;                    /* corral_loader_free is tearing down */
+    int in_step;                    /* corral_loader_step is running */
     size_t task_count, inv_live, host_call_count;
     uint64_t next_call_id;
     struct timer_node **timers;     /* a min-heap (timers.c) */
@@ -325,6 +329,8 @@ void ld_box_fetch_done(struct worker *w, uint64_t fetch_id, int ok, const uint8_
  * and returns nonzero when it has more to report at once. */
 int ld_box_init(corral_loader *l, corral_error *err);
 int ld_box_poll(corral_loader *l);
+/* Whether dead workers' sandboxes wait to be reported (no system call). */
+int ld_box_pending(corral_loader *l);
 void ld_box_fini(corral_loader *l);
 
 /* http_msg.c: a packed request or response (js/runtime.js's shapes) read
@@ -337,6 +343,10 @@ struct ld_http_msg {
     size_t header_count;
     uint8_t *body;              /* NUL-terminated copy, or NULL */
     size_t body_len;
+    /* Why ld_http_msg_read refused the message (a static string), or NULL:
+     * a sandbox can hand the host an object that only looks like a Response
+     * (Symbol.hasInstance), so nothing about its shape is trusted. */
+    const char *why;
 };
 int ld_http_msg_read(const uint8_t *p, size_t len, size_t cap_count, struct ld_http_msg *out);
 void ld_http_msg_free(struct ld_http_msg *m);

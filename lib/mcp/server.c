@@ -20,6 +20,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "codemode/codemode.h"
+
 struct mcp_call {
     mcp_session *sess;    /* NULL once detached (cancelled, session ended) */
     mcp_exchange *ex;     /* holds one reference while attached */
@@ -510,13 +512,27 @@ void mcp_call_progress(mcp_call *c, const char *message) {
     call_notify(c, p ? jsonrpc_notification("notifications/progress", p) : NULL);
 }
 
-void mcp_call_log(mcp_call *c, const char *level, const char *text) {
-    if (!c->sess || c->sess->log_level < 0) return;
+int mcp_call_wants_log(const mcp_call *c, const char *level) {
+    if (!c->sess || c->sess->ended || c->sess->log_level < 0 || c->ex->quiet) return 0;
+    int lvl = level_index(level);
+    return (lvl < 0 ? LEVEL_INFO : lvl) >= c->sess->log_level;
+}
+
+int mcp_call_log(mcp_call *c, const char *level, const char *text) {
+    if (!mcp_call_wants_log(c, level)) return 0;
     int lvl = level_index(level);
     if (lvl < 0) lvl = LEVEL_INFO;
-    if (lvl < c->sess->log_level) return;
-    json_t *p = json_pack("{s:s,s:s,s:s}", "level", levels[lvl], "logger", c->name, "data", text ? text : "");
-    call_notify(c, p ? jsonrpc_notification("notifications/message", p) : NULL);
+    json_t *data = json_string(text ? text : "");
+    if (!data && text) {
+        char *fixed = cm_utf8_repair(text);
+        data = fixed ? json_string(fixed) : NULL;
+        free(fixed);
+    }
+    if (!data) return 0;
+    json_t *p = json_pack("{s:s,s:s,s:o}", "level", levels[lvl], "logger", c->name, "data", data);
+    if (!p) return 0;
+    call_notify(c, jsonrpc_notification("notifications/message", p));
+    return 1;
 }
 
 static void call_free(mcp_call *c) {

@@ -145,11 +145,15 @@ int mcp_call_cancelled(const mcp_call *c);
 /* Sends notifications/progress {progressToken, progress, message?}; progress
  * counts up from 1 with each call. Nothing when no token or cancelled. */
 void mcp_call_progress(mcp_call *c, const char *message);
+/* True when a log notification at `level` would reach the client now: the
+ * session asked for logs at or below it, is still there, and the call's
+ * notifications can travel (not an HTTP POST answered as JSON). */
+int mcp_call_wants_log(const mcp_call *c, const char *level);
 /* Sends notifications/message {level, logger: the tool's name, data: text}
- * when the session asked for logs at or below `level` (debug, info, notice,
+ * at once when mcp_call_wants_log(c, level) (levels: debug, info, notice,
  * warning, error, critical, alert, emergency; anything else counts as
- * info). */
-void mcp_call_log(mcp_call *c, const char *level, const char *text);
+ * info). Invalid UTF-8 in text becomes U+FFFD. Returns 1 when sent. */
+int mcp_call_log(mcp_call *c, const char *level, const char *text);
 /* Completes the call with a CallToolResult ({content: [...], isError?}),
  * which is stolen (NULL or a non-object becomes a -32603 error). Frees the
  * call: it must not be used afterwards. */

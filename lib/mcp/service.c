@@ -36,6 +36,9 @@
 #include "net/reactor.h"
 
 #define RESOLVED_SPEC_MAX ((size_t)32 << 20)
+/* Console lines sent as logging notifications per tools/call; beyond it one
+ * note says so, and the rest are only in the result's Console output. */
+#define MCP_LOG_NOTIFICATIONS_MAX 1000u
 
 struct run;
 
@@ -65,6 +68,8 @@ struct run {
     struct binding *bindings;
     struct pending *pending;
     int finished;
+    unsigned log_notes;             /* console lines passed on as notifications */
+    int log_dropping;               /* past MCP_LOG_NOTIFICATIONS_MAX: the note was sent */
     struct run *prev, *next;
 };
 
@@ -73,6 +78,7 @@ struct corral_mcp {
     net_reactor *r;
     corral_mcp_options opts;
     char *extra;
+    char *tenant;                   /* opts.tenant's copy */
     mcp_upstream_spec *specs;
     size_t n_specs;
     mcp_upstream **ups;
@@ -125,6 +131,11 @@ corral_mcp *corral_mcp_new(corral_loader *l, const corral_mcp_options *opts, cor
         if (!m->extra) goto oom;
         m->opts.description = m->extra;
     }
+    if (m->opts.tenant) {
+        m->tenant = strdup(m->opts.tenant);
+        if (!m->tenant) goto oom;
+        m->opts.tenant = m->tenant;
+    }
     m->r = net_reactor_new(l);
     m->stop_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
     if (!m->r || m->stop_fd < 0 || net_reactor_watch(m->r, m->stop_fd, NET_READ, on_stop_fd, m) < 0)
@@ -156,6 +167,7 @@ void corral_mcp_free(corral_mcp *m) {
     free(m->spec_json);
     free(m->decl_cache);
     free(m->extra);
+    free(m->tenant);
     if (m->r) net_reactor_free(m->r);
     if (m->stop_fd >= 0) close(m->stop_fd);
     free(m);
@@ -677,20 +689,37 @@ static void run_done(const corral_exec_result *r, void *ud) {
     run->exec = NULL;
     abandon_pending(run);
     if (run->mcall) {
-        for (size_t i = 0; i < r->log_count; i++) {
-            const char *line = r->logs[i];
-            const char *level = "info";
-            if (!strncmp(line, "[error] ", 8)) level = "error", line += 8;
-            else if (!strncmp(line, "[warn] ", 7)) level = "warning", line += 7;
-            else if (!strncmp(line, "[debug] ", 8)) level = "debug", line += 8;
-            else if (!strncmp(line, "[info] ", 7)) line += 7;
-            mcp_call_log(run->mcall, level, line);
-        }
         mcp_call_finish(run->mcall, mcp_call_result(r));
         run->mcall = NULL;
     }
     if (run->done) run->done(r, run->done_ud);
     run_free(run);
+}
+
+/* A console line of the program, sent at once as notifications/message
+ * (the server drops it unless the session asked for logs at that level), so
+ * a client sees it before the program's later tool calls and its result.
+ * The loader's log limit bounds the bytes; this bounds the count, since the
+ * protocol's envelope makes a notification cost far more than a short line. */
+static void run_on_log(corral_log_level level, const char *text, size_t len, void *ud) {
+    struct run *run = ud;
+    static const char *const names[] = {"debug", "info", "info", "warning", "error"};
+    const char *lvl = (unsigned)level < 5 ? names[level] : "info";
+    if (!run->mcall || run->finished || run->log_dropping || !mcp_call_wants_log(run->mcall, lvl))
+        return;
+    if (run->log_notes == MCP_LOG_NOTIFICATIONS_MAX) {
+        char note[256];
+        snprintf(note, sizeof note,
+                 "[corral] further console lines of this call are dropped from notifications: the "
+                 "limit of %u was reached (the result's Console output still has them, within its "
+                 "own limit)",
+                 (unsigned)MCP_LOG_NOTIFICATIONS_MAX);
+        run->log_dropping = 1;
+        mcp_call_log(run->mcall, lvl, note);
+        return;
+    }
+    run->log_notes++;
+    mcp_call_log(run->mcall, lvl, text);
 }
 
 static corral_capability *new_cap(struct run *run, const char *name) {
@@ -758,7 +787,8 @@ static int run_start(struct run *run, const char *tool, const char *code) {
         }
         if (codemode_cap) providers[np++] = (corral_provider){"codemode", codemode_cap};
     }
-    struct cm_exec_opts opts = {is_api ? &raw : NULL, is_api ? 1 : 0, prelude};
+    struct cm_exec_opts opts = {is_api ? &raw : NULL, is_api ? 1 : 0, prelude,
+                                run->mcall ? run_on_log : NULL, run, m->opts.tenant};
     rc = cm_execute(m->l, code, providers, np, &m->opts.limits, &opts, run_done, run, &run->exec);
 out:
     free(providers);

@@ -51,19 +51,28 @@ struct mcp_upstream_req {
 
 /* ---- small helpers -------------------------------------------------------- */
 
+/* The upstream's stderr sink, made on first use. */
+static mcp_stderr_sink *errsink(mcp_upstream *u) {
+    if (!u->errsink) {
+        char prefix[96];
+        snprintf(prefix, sizeof prefix, "[%.80s] ", u->spec.name);
+        u->errsink = mcp_stderr_sink_new(u->r, 2, prefix);
+    }
+    return u->errsink;
+}
+
+void mcp_upstream_stderr_line(mcp_upstream *u, const char *text, size_t len) {
+    mcp_stderr_sink_line(errsink(u), text, len);
+}
+
 void mcp_upstream_log(mcp_upstream *u, const char *fmt, ...) {
-    char line[2048];
-    int n = snprintf(line, sizeof line - 1, "[%s] ", u->spec.name);
-    if (n < 0 || (size_t)n >= sizeof line - 1) n = 0;
+    char line[MCP_STDERR_LINE_MAX];
     va_list ap;
     va_start(ap, fmt);
-    int m = vsnprintf(line + n, sizeof line - 1 - (size_t)n, fmt, ap);
+    int m = vsnprintf(line, sizeof line, fmt, ap);
     va_end(ap);
-    size_t len = m < 0 ? (size_t)n : (size_t)n + (size_t)m;
-    if (len > sizeof line - 2) len = sizeof line - 2;
-    line[len++] = '\n';
-    ssize_t w = write(2, line, len);
-    (void)w;
+    size_t len = m < 0 ? 0 : (size_t)m < sizeof line ? (size_t)m : sizeof line - 1;
+    mcp_stderr_sink_line(errsink(u), line, len);
 }
 
 void mcp_upstream_malformed(mcp_upstream *u, const char *what) {
@@ -574,6 +583,7 @@ void mcp_upstream_free(mcp_upstream *u) {
     free(u->error);
     free(u->logged_error);
     free(u->protocol_version);
+    mcp_stderr_sink_free(u->errsink);
     mcp_upstream_spec_clear(&u->spec);
     free(u);
 }

@@ -13,6 +13,7 @@
 
 #include <sys/types.h>
 
+#include "mcp/stderr_sink.h"
 #include "mcp/upstream.h"
 
 struct mcp_stdio;
@@ -60,6 +61,7 @@ struct mcp_upstream {
 
     struct mcp_stdio *stdio;
     struct mcp_http *http;
+    mcp_stderr_sink *errsink;       /* corral's stderr, for this upstream's lines */
 };
 
 /* Reports from a transport to the core. msg is borrowed. */
@@ -73,8 +75,12 @@ void mcp_upstream_on_down(mcp_upstream *u, const char *why);
  * few times per upstream, then ignored. */
 void mcp_upstream_malformed(mcp_upstream *u, const char *what);
 
-/* Writes "[NAME] text" and a newline to stderr in one write. */
+/* Writes "[NAME] text" and a newline to corral's stderr through the
+ * upstream's sink (stderr_sink.h): never blocking, bounded, escaped. */
 void mcp_upstream_log(mcp_upstream *u, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* The same for one line the upstream wrote to its stderr (len bytes, any
+ * bytes at all, no newline). */
+void mcp_upstream_stderr_line(mcp_upstream *u, const char *text, size_t len);
 
 /* Closes a stdio child's stdin and sends it SIGTERM without waiting, so
  * that several upstreams stop in parallel before each is freed. */

@@ -20,8 +20,11 @@
  * Writes go through a bounded buffer flushed on NET_WRITE; SIGPIPE from a
  * child that closed its stdin is blocked around each write and discarded
  * rather than ignored process-wide. Lines are bounded at
- * MCP_UPSTREAM_MAX_MESSAGE; stderr is forwarded a line at a time, prefixed
- * with the upstream's name and split when a line is very long.
+ * MCP_UPSTREAM_MAX_MESSAGE; stderr is read as fast as the child writes it
+ * and forwarded a line at a time, prefixed with the upstream's name, through
+ * a sink that never blocks on corral's own stderr (stderr_sink.h): a line
+ * over MCP_STDERR_LINE_MAX is cut, and lines corral's stderr cannot take
+ * are dropped with a note rather than stalling tool calls.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -41,7 +44,6 @@
 extern char **environ;
 
 #define MAX_QUEUED (64u * 1024u * 1024u)
-#define STDERR_LINE 1024u
 #define LINGER_MS 2000u
 #define TERM_GRACE_MS 500
 #define POLL_EXIT_MS 100u
@@ -54,8 +56,9 @@ struct mcp_stdio {
     char *ibuf;
     size_t ilen, icap;
     int discarding;
-    char ebuf[STDERR_LINE];
+    char ebuf[MCP_STDERR_LINE_MAX + 1];
     size_t elen;
+    int eskipping;                  /* the rest of an over-long stderr line */
     uint64_t poll_timer, linger_timer;
 };
 
@@ -154,10 +157,13 @@ void mcp_upstream_stdio_signal_stop(mcp_upstream *u) {
 static void flush_stderr_line(mcp_upstream *u, struct mcp_stdio *s) {
     size_t n = s->elen;
     if (n && s->ebuf[n - 1] == '\r') n--;
-    mcp_upstream_log(u, "%.*s", (int)n, s->ebuf);
+    mcp_upstream_stderr_line(u, s->ebuf, n);
     s->elen = 0;
 }
 
+/* Forwards stderr a line at a time. A line longer than the sink keeps is
+ * passed on once it is one byte too long (the sink then cuts it with a
+ * marker) and the rest of it, up to its newline, is skipped. */
 static void on_stderr(net_reactor *r, int fd, unsigned events, void *ud) {
     mcp_upstream *u = ud;
     struct mcp_stdio *s = u->stdio;
@@ -173,11 +179,16 @@ static void on_stderr(net_reactor *r, int fd, unsigned events, void *ud) {
         }
         for (ssize_t i = 0; i < n; i++) {
             if (buf[i] == '\n') {
-                flush_stderr_line(u, s);
+                if (!s->eskipping) flush_stderr_line(u, s);
+                s->eskipping = 0;
                 continue;
             }
+            if (s->eskipping) continue;
             s->ebuf[s->elen++] = buf[i];
-            if (s->elen == sizeof s->ebuf) flush_stderr_line(u, s);
+            if (s->elen == sizeof s->ebuf) {
+                flush_stderr_line(u, s);
+                s->eskipping = 1;
+            }
         }
     }
 }
@@ -335,10 +346,8 @@ static void on_stdout(net_reactor *r, int fd, unsigned events, void *ud) {
 
 /* Writes what is queued without ever raising SIGPIPE in corral. */
 static void flush_out(mcp_upstream *u, struct mcp_stdio *s) {
-    sigset_t pipe_set, old;
-    sigemptyset(&pipe_set);
-    sigaddset(&pipe_set, SIGPIPE);
-    pthread_sigmask(SIG_BLOCK, &pipe_set, &old);
+    sigset_t old;
+    mcp_sigpipe_hold(&old);
     size_t off = 0;
     int broken = 0;
     while (off < s->olen) {
@@ -351,17 +360,9 @@ static void flush_out(mcp_upstream *u, struct mcp_stdio *s) {
         }
         off += (size_t)n;
     }
-    if (broken) {
-        /* Discard the SIGPIPE this write raised, if it was not pending before. */
-        if (!sigismember(&old, SIGPIPE)) {
-            struct timespec zero = {0, 0};
-            sigset_t pend;
-            sigpending(&pend);
-            if (sigismember(&pend, SIGPIPE)) sigtimedwait(&pipe_set, NULL, &zero);
-        }
-        off = s->olen; /* the child stopped reading: its exit is reported by the pidfd */
-    }
-    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    /* The child stopped reading: its exit is reported by the pidfd. */
+    if (broken) off = s->olen;
+    mcp_sigpipe_release(&old, broken);
     memmove(s->obuf, s->obuf + off, s->olen - off);
     s->olen -= off;
     if (broken) close_fd(u, &s->in_fd);

@@ -98,14 +98,16 @@ static void test_hook(uint64_t what) {
     if (what == HOOK_SECRET_GONE) {
         extern char **environ;
         /* Still there: end the worker, which the test sees. */
-        if (environ || !secret_at || secret_at[0]) abort();
+        if (environ || !secret_at || secret_at[0]) syscall(SYS_tgkill, getpid(), (pid_t)syscall(SYS_gettid), SIGABRT);
         return;
     }
     if (what == HOOK_ABORT) {
-        /* abort() raises SIGABRT with tgkill on the worker itself: allowed
+        /* What abort() and raise() do: tgkill on the worker itself, allowed
          * by its filter, whose own pid was patched in after the zygote's
-         * fork. A wrong pid there would end it with SIGSYS instead. */
-        abort();
+         * fork. A wrong pid there would end it with SIGSYS instead. (The
+         * system call itself, because the sanitizers intercept abort().) */
+        syscall(SYS_tgkill, getpid(), (pid_t)syscall(SYS_gettid), SIGABRT);
+        return;
     }
     if (what == HOOK_FORBIDDEN_CALL) {
         /* socket() is not on the worker's allow-list: SIGSYS. */
@@ -276,6 +278,15 @@ static void wait_all(corral_loader *l, struct res *rs, size_t n, double bound_ms
     }
 }
 
+/* Starts w.hold() and steps until its host call is held: an execution
+ * waiting on the host, for a fault to interrupt. */
+static void start_held(corral_loader *l, corral_worker *w, struct res *r) {
+    memset(r, 0, sizeof *r);
+    CHECK_EQ_INT(corral_invoke(w, NULL, "hold", NULL, on_done, r), CORRAL_OK);
+    for (int i = 0; i < 200 && held_count == 0; i++) corral_loader_step(l, 10);
+    CHECK_EQ_INT(held_count, 1);
+}
+
 static void complete_held(void) {
     for (size_t i = 0; i < held_count; i++) corral_call_return_json(held[i], "1", 1);
     held_count = 0;
@@ -291,9 +302,7 @@ TEST(forbidden_syscall_kills_the_worker_and_the_next_execution_succeeds) {
     memset(&r, 0, sizeof r);
     if (w) {
         /* An execution waiting on the host when the worker dies. */
-        CHECK_EQ_INT(corral_invoke(w, NULL, "hold", NULL, on_done, &r), CORRAL_OK);
-        for (int i = 0; i < 200 && held_count == 0; i++) corral_loader_step(l, 10);
-        CHECK_EQ_INT(held_count, 1);
+        start_held(l, w, &r);
         jail_supervisor_hook(l->sup, HOOK_FORBIDDEN_CALL);
         wait_all(l, &r, 1, 5000);
         CHECK(r.done);
@@ -578,9 +587,7 @@ TEST(abort_in_a_worker_is_reported_as_sigabrt) {
     struct res r;
     memset(&r, 0, sizeof r);
     if (w) {
-        CHECK_EQ_INT(corral_invoke(w, NULL, "hold", NULL, on_done, &r), CORRAL_OK);
-        for (int i = 0; i < 200 && held_count == 0; i++) corral_loader_step(l, 10);
-        CHECK_EQ_INT(held_count, 1);
+        start_held(l, w, &r);
         jail_supervisor_hook(l->sup, HOOK_ABORT);
         wait_all(l, &r, 1, 5000);
         CHECK_EQ_INT(r.outcome, CORRAL_OUTCOME_CRASHED);
@@ -601,9 +608,7 @@ TEST(a_dead_zygote_fails_its_workers_and_a_new_one_starts) {
     struct res r;
     memset(&r, 0, sizeof r);
     if (w) {
-        CHECK_EQ_INT(corral_invoke(w, NULL, "hold", NULL, on_done, &r), CORRAL_OK);
-        for (int i = 0; i < 200 && held_count == 0; i++) corral_loader_step(l, 10);
-        CHECK_EQ_INT(held_count, 1);
+        start_held(l, w, &r);
         pid_t z = jail_supervisor_zygote_pid(l->sup);
         CHECK(z > 0);
         if (z > 0) kill(z, SIGKILL);

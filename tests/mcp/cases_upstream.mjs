@@ -241,10 +241,25 @@ for (const transport of ['stdio', 'http']) {
   T('one progress notification per tool call', async (ctx) => {
     const { client } = await startCorral(ctx, { transport, args: fsArgs(ctx) });
     const progress = [];
+    const flag = path.join(ctx.dir, 'progress-seen');
+    // The SDK handles notifications a microtask after the message that
+    // brought them, and a response at once: progress read in one chunk with
+    // the call's result is dropped as "unknown token". So the program waits
+    // (polling a file, no timing involved) until the test has seen its three.
     const res = await callCode(client, `async () => {
       for (let i = 0; i < 3; i++) await codemode.list_allowed_directories({});
+      for (let i = 0; i < 3000; i++) {
+        try { await codemode.read_text_file({ path: ${JSON.stringify(flag)} }); break; }
+        catch { await new Promise(r => setTimeout(r, 10)); }
+      }
       return 'three calls';
-    }`, { onprogress: (p) => progress.push(p) });
+    }`, {
+      onprogress: (p) => {
+        if (!String(p.message).includes('list_allowed_directories')) return;
+        progress.push(p);
+        if (progress.length === 3) fs.writeFileSync(flag, 'seen');
+      },
+    });
     eq(value(res), 'three calls', 'result');
     eq(progress.length, 3, 'progress notifications');
     for (let i = 1; i < progress.length; i++) assert(progress[i].progress > progress[i - 1].progress, `progress increases: ${JSON.stringify(progress)}`);

@@ -7,6 +7,7 @@ process.on('unhandledRejection', (e) => { console.log(`# unhandled rejection: ${
 import './cases_exec.mjs';
 import './cases_upstream.mjs';
 import './cases_openapi.mjs';
+import './cases_live.mjs';
 
 const failed = await runAll();
 process.exit(failed ? 1 : 0);

@@ -27,6 +27,7 @@
 #include <unistd.h>
 
 #include "check.h"
+#include "mcp/stderr_sink.h"
 #include "mcp/upstream.h"
 
 /* ---- helpers -------------------------------------------------------------- */
@@ -614,12 +615,14 @@ TEST(stdio_stderr_forwarded_with_name) {
     mcp_upstream_free(u);
     char *err = cap_end();
     CHECK_CONTAINS(err, "[fake] hello there\n");
-    /* A 2999-byte line is split into bounded pieces, each prefixed. */
-    char piece[1100] = "[fake] ";
-    memset(piece + 7, 'L', 1024);
-    piece[7 + 1024] = '\n';
-    piece[7 + 1025] = 0;
+    /* A 2999-byte line is cut at MCP_STDERR_LINE_MAX with a marker, and
+     * its rest is skipped rather than forwarded as lines of its own. */
+    char piece[MCP_STDERR_LINE_MAX + 100] = "\n[fake] ";
+    memset(piece + 8, 'L', MCP_STDERR_LINE_MAX);
+    snprintf(piece + 8 + MCP_STDERR_LINE_MAX, 60, " [corral: line cut at 2048 bytes]\n");
     CHECK_CONTAINS(err, piece);
+    CHECK(strstr(err, "\n[fake] L") == strstr(err, piece));
+    CHECK(strstr(err, "\nL") == NULL);
     free(err);
     net_reactor_free(r);
 }
