@@ -204,6 +204,9 @@ long jail_in_recv(struct jail_in *in, int fd, int timeout_ms, size_t max_bytes) 
             waited = 1;
             continue;
         }
+        /* A peer that ended with our messages unread resets the
+         * connection: that is a hang-up, not a malformed frame. */
+        if (r < 0 && errno == ECONNRESET) return 0;
         if (r < 0) return -1;
         if (r == 0) return 0;
         if ((mh.msg_flags & (MSG_TRUNC | MSG_CTRUNC)) || more > 1) return -1;

@@ -179,6 +179,11 @@ struct jail_rlimit {
     const char *name;   /* "RLIMIT_AS", ... */
     uint64_t value;     /* soft = hard = value; JAIL_UNLIMITED = left as inherited */
 };
+/* A forked process starts with its parent's whole address space (thread
+ * stacks, other threads' malloc arenas): makes cfg's RLIMIT_AS that much
+ * plus the budget, so the budget is what the worker may add. Call in the
+ * parent, before the fork; without /proc it leaves cfg as it is. */
+void jail_config_add_inherited_address_space(struct jail_config *cfg);
 /* Fills up to max entries; returns how many the table has. */
 size_t jail_rlimits_table(const struct jail_config *cfg, struct jail_rlimit *out, size_t max);
 

@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <unistd.h>
 
 #include "jail/jail.h"
 
@@ -56,6 +57,18 @@ size_t jail_rlimits_table(const struct jail_config *cfg, struct jail_rlimit *out
     size_t n = sizeof table / sizeof table[0];
     for (size_t i = 0; i < n && i < max; i++) out[i] = table[i];
     return n;
+}
+
+void jail_config_add_inherited_address_space(struct jail_config *cfg) {
+    uint64_t as = cfg->address_space_bytes ? cfg->address_space_bytes : JAIL_DEFAULT_AS_BYTES;
+    if (as == JAIL_UNLIMITED) return;
+    FILE *f = fopen("/proc/self/statm", "re");
+    if (!f) return;
+    unsigned long long pages = 0;
+    if (fscanf(f, "%llu", &pages) != 1) pages = 0;
+    fclose(f);
+    long page = sysconf(_SC_PAGESIZE);
+    if (page > 0) cfg->address_space_bytes = as + pages * (uint64_t)page;
 }
 
 int jail_rlimits_apply(const struct jail_config *cfg, struct jail_layer_result *out) {

@@ -30,6 +30,7 @@
  * exit status repeats the worker's, so the error names the signal.
  */
 #include <errno.h>
+#include <malloc.h>
 #include <math.h>
 #include <poll.h>
 #include <signal.h>
@@ -134,6 +135,9 @@ static void warm_before_seccomp(void *arg, const struct jail_report *so_far) {
      * jail still allows open (the empty root has no zone file anyway, so
      * this settles on UTC rather than failing later under the filter). */
     tzset();
+    /* One malloc arena: see zygote_main (a failed allocation must not make
+     * glibc read /sys under the filter). */
+    mallopt(M_ARENA_MAX, 1);
 }
 
 static const char *signal_cause(int sig) {
@@ -292,6 +296,7 @@ static struct jail_proc *proc_spawn(struct jail_supervisor *s, const char *tenan
         jc.keep_fds[0] = sv[1];
         jc.keep_fd_count = 1;
         jc.before_seccomp = warm_before_seccomp;
+        jail_config_add_inherited_address_space(&jc);
         /* A dedicated worker holds one sandbox: a spare runtime would be waste. */
         struct jail_worker_args args = {.fd = sv[1], .test_hook = s->test_hook,
                                         .prewarm = s->cfg.mode != CORRAL_ISOLATION_PROCESS};

@@ -49,6 +49,16 @@ struct zmsg {
     uint64_t test_hook;         /* SPAWN: a function of this same image, or 0 */
 };
 
+/* What the zygote is started with. */
+struct zygote_args {
+    int fd;
+    /* RLIMIT_AS for itself and each worker: the address space it inherits
+     * from the host (thread stacks, other threads' malloc arenas) plus the
+     * worker budget, so a host that has reserved much does not leave its
+     * workers without room. */
+    uint64_t address_space_bytes;
+};
+
 struct jail_zygote {
     pid_t pid;                  /* what we wait for and kill (the keeper) */
     int fd;
@@ -75,6 +85,7 @@ struct zygote_child {
 
 struct zygote_state {
     int fd;
+    uint64_t address_space_bytes;
     pid_t self;
     struct sandbox *spare;
     struct zygote_child *kids;
@@ -119,6 +130,7 @@ static void worker_child(struct zygote_state *zs, int wfd, const struct zmsg *re
     struct jail_layer_result res;
     struct jail_config cfg;
     jail_config_default(&cfg);
+    cfg.address_space_bytes = zs->address_space_bytes;
     if (jail_rlimits_apply(&cfg, &res) != 0) jail_exit(JAIL_EXIT_FAILED);
     if (jail_seccomp_load_compiled(&worker_bpf, &res) != 0) jail_exit(JAIL_EXIT_FAILED);
     uint64_t hello = JAIL_WORKER_HELLO;
@@ -204,7 +216,15 @@ static void scrub_arguments_and_environment(void) {
 }
 
 static int zygote_main(void *arg) {
-    struct zygote_state zs = {.fd = *(int *)arg, .self = getpid()};
+    const struct zygote_args *za = arg;
+    struct zygote_state zs = {.fd = za->fd, .self = getpid(),
+                              .address_space_bytes = za->address_space_bytes};
+    /* When an allocation fails in the main arena (at RLIMIT_AS, say),
+     * glibc retries in another arena, and sizing the arena list reads
+     * /sys/devices/system/cpu/online: a system call the worker filter
+     * kills. One arena (workers have one thread) makes that failure an
+     * ordinary NULL, which the engine reports as out of memory. */
+    mallopt(M_ARENA_MAX, 1);
     scrub_arguments_and_environment();
     /* Every fork copies the page tables of what the zygote has touched,
      * and the zygote began as a copy of the host: give back the free
@@ -272,8 +292,10 @@ struct jail_zygote *jail_zygote_start(corral_error *err) {
     jc.keep_fds[0] = sv[1];
     jc.keep_fd_count = 1;
     jc.before_seccomp = zygote_before_seccomp;
-    int child_fd = sv[1];
-    pid_t pid = jail_spawn(zygote_main, &child_fd, &jc, &z->report);
+    struct zygote_args za = {.fd = sv[1], .address_space_bytes = jc.address_space_bytes};
+    jail_config_add_inherited_address_space(&jc);
+    za.address_space_bytes = jc.address_space_bytes;
+    pid_t pid = jail_spawn(zygote_main, &za, &jc, &z->report);
     int spawn_errno = errno;
     close(sv[1]);
     if (pid < 0 || !z->report.ok) {

@@ -278,6 +278,17 @@ static void wait_all(corral_loader *l, struct res *rs, size_t n, double bound_ms
     }
 }
 
+/* A pool of one worker process (with the test hook) running echo_src. */
+static corral_loader *one_worker_pool(corral_worker **w) {
+    *w = NULL;
+    corral_loader *l = loader_in(CORRAL_ISOLATION_POOL, 1);
+    if (!l) return NULL;
+    jail_supervisor_set_test_hook(l->sup, test_hook);
+    held_count = 0;
+    *w = load_with_cap(l, echo_src, NULL);
+    return l;
+}
+
 /* Starts w.hold() and steps until its host call is held: an execution
  * waiting on the host, for a fault to interrupt. */
 static void start_held(corral_loader *l, corral_worker *w, struct res *r) {
@@ -293,11 +304,9 @@ static void complete_held(void) {
 }
 
 TEST(forbidden_syscall_kills_the_worker_and_the_next_execution_succeeds) {
-    corral_loader *l = loader_in(CORRAL_ISOLATION_POOL, 1);
+    corral_worker *w;
+    corral_loader *l = one_worker_pool(&w);
     if (!l) return;
-    jail_supervisor_set_test_hook(l->sup, test_hook);
-    held_count = 0;
-    corral_worker *w = load_with_cap(l, echo_src, NULL);
     struct res r;
     memset(&r, 0, sizeof r);
     if (w) {
@@ -422,11 +431,9 @@ TEST(code_that_never_yields_is_stopped_by_killing_its_worker) {
 }
 
 static void protocol_case(uint64_t hook, const char *detail) {
-    corral_loader *l = loader_in(CORRAL_ISOLATION_POOL, 1);
+    corral_worker *w;
+    corral_loader *l = one_worker_pool(&w);
     if (!l) return;
-    jail_supervisor_set_test_hook(l->sup, test_hook);
-    held_count = 0;
-    corral_worker *w = load_with_cap(l, echo_src, NULL);
     struct res r;
     memset(&r, 0, sizeof r);
     if (w) {
@@ -579,11 +586,9 @@ TEST(workers_are_forked_by_a_jailed_zygote) {
 }
 
 TEST(abort_in_a_worker_is_reported_as_sigabrt) {
-    corral_loader *l = loader_in(CORRAL_ISOLATION_POOL, 1);
+    corral_worker *w;
+    corral_loader *l = one_worker_pool(&w);
     if (!l) return;
-    jail_supervisor_set_test_hook(l->sup, test_hook);
-    held_count = 0;
-    corral_worker *w = load_with_cap(l, echo_src, NULL);
     struct res r;
     memset(&r, 0, sizeof r);
     if (w) {
@@ -601,10 +606,9 @@ TEST(abort_in_a_worker_is_reported_as_sigabrt) {
 }
 
 TEST(a_dead_zygote_fails_its_workers_and_a_new_one_starts) {
-    corral_loader *l = loader_in(CORRAL_ISOLATION_POOL, 1);
+    corral_worker *w;
+    corral_loader *l = one_worker_pool(&w);
     if (!l) return;
-    held_count = 0;
-    corral_worker *w = load_with_cap(l, echo_src, NULL);
     struct res r;
     memset(&r, 0, sizeof r);
     if (w) {

@@ -1,5 +1,5 @@
-// The walker of graph_walk.js, as a module the top-level worker imports
-// (it cannot build code from a string).
+// The walker of graph_walk.js: the top-level worker imports it, and hands
+// its source text to the child it loads.
 export const walk = (roots) => {
   const seen = new Set(), bad = [], queue = [...roots];
   const allowed = /^(__proto__|__defineGetter__|__defineSetter__|__lookupGetter__|__lookupSetter__)$/;
