@@ -561,8 +561,12 @@ void jail_supervisor_poll(struct jail_supervisor *s, void (*lost)(void *ud, void
     /* One poll for the zygote's socket (slot 0) and every idle worker's:
      * this runs at the end of every loader step. */
     size_t n = 1;
-    struct pollfd *fds = calloc(s->proc_count + 1, sizeof *fds);
-    struct jail_proc **who = calloc(s->proc_count + 1, sizeof *who);
+    /* It runs every step: no allocation for a pool of usual size. */
+    struct pollfd fds_small[33];
+    struct jail_proc *who_small[33];
+    int small = s->proc_count + 1 <= 33;
+    struct pollfd *fds = small ? fds_small : calloc(s->proc_count + 1, sizeof *fds);
+    struct jail_proc **who = small ? who_small : calloc(s->proc_count + 1, sizeof *who);
     fds[0] = (struct pollfd){.fd = -1};
     if (fds && s->zygote) fds[0] = (struct pollfd){.fd = jail_zygote_fd(s->zygote), .events = POLLIN};
     for (struct jail_proc *p = s->procs; fds && who && p; p = p->next) {
@@ -597,8 +601,10 @@ void jail_supervisor_poll(struct jail_supervisor *s, void (*lost)(void *ud, void
             }
         }
     }
-    free(fds);
-    free(who);
+    if (!small) {
+        free(fds);
+        free(who);
+    }
     while (s->lost) {
         struct jail_sandbox *r = s->lost;
         s->lost = r->lost_next;
