@@ -172,9 +172,9 @@ static void watch(struct jail_supervisor *s, int fd, int on) {
     epoll_ctl(s->cfg.epfd, on ? EPOLL_CTL_ADD : EPOLL_CTL_DEL, fd, on ? &ev : NULL);
 }
 
-/* The zygote, started on first need so that a loader that never runs a
- * sandbox forks nothing. A zygote that cannot start is reported once and
- * workers are then spawned directly, under the same jail. */
+/* The zygote: started with the supervisor (jail_supervisor_new says why),
+ * and again after one died. A zygote that cannot start is reported once
+ * and workers are then spawned directly, under the same jail. */
 static struct jail_zygote *zygote(struct jail_supervisor *s) {
     if (s->zygote || s->zygote_failed) return s->zygote;
     corral_error err = {0};
@@ -203,13 +203,6 @@ static void zygote_end(struct jail_supervisor *s) {
 /* How long a new worker has to say hello: a fork, rlimits and a filter
  * take well under a millisecond; this only bounds a zygote that is stuck. */
 #define HELLO_TIMEOUT_MS 5000
-
-static void pending_drop(struct jail_supervisor *s) {
-    if (s->ahead.fd < 0) return;
-    close(s->ahead.fd);
-    if (s->zygote) jail_zygote_kill(s->zygote, s->ahead.token);
-    s->ahead.fd = -1;
-}
 
 /* Asks the zygote for a worker without waiting for it. */
 static int zygote_request(struct jail_supervisor *s, struct jail_pending *out) {
@@ -258,6 +251,50 @@ static int spawn_from_zygote(struct jail_supervisor *s, struct jail_proc *p, int
     return 0;
 }
 
+/* Without a zygote: a worker started by jail_spawn from this process,
+ * under the same jail. Returns 0 with *fd set, or -1 with *err. */
+static int spawn_direct(struct jail_supervisor *s, struct jail_proc *p, int *fd, corral_error *err) {
+    int sv[2];
+    if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0) {
+        corral_error_set(err, CORRAL_EBUSY, "Error", "Could not create a worker socket: %s",
+                         strerror(errno));
+        return -1;
+    }
+    struct jail_config jc;
+    jail_config_default(&jc);
+    jc.keep_fds[0] = sv[1];
+    jc.keep_fd_count = 1;
+    jc.before_seccomp = warm_before_seccomp;
+    jail_config_add_inherited_address_space(&jc);
+    /* A dedicated worker holds one sandbox: a spare runtime would be waste. */
+    struct jail_worker_args args = {.fd = sv[1], .test_hook = s->test_hook,
+                                    .prewarm = s->cfg.mode != CORRAL_ISOLATION_PROCESS};
+    struct jail_report rep;
+    pid_t pid = jail_spawn(jail_worker_main, &args, &jc, &rep);
+    int spawn_errno = errno;
+    close(sv[1]);
+    if (pid < 0 || !rep.ok) {
+        if (pid > 0) {
+            kill(pid, SIGKILL);
+            while (waitpid(pid, NULL, 0) < 0 && errno == EINTR) {}
+        }
+        close(sv[0]);
+        if (pid < 0)
+            corral_error_set(err, CORRAL_EBUSY, "Error", "Could not start a worker process: %s",
+                             strerror(spawn_errno));
+        else
+            corral_error_set(err, CORRAL_EINVAL, "Error",
+                             "A worker process could not jail itself (seccomp: %s; "
+                             "no_new_privs: %s).",
+                             rep.layer[JAIL_SECCOMP].detail, rep.layer[JAIL_NO_NEW_PRIVS].detail);
+        return -1;
+    }
+    p->pid = pid;
+    p->worker_pid = rep.worker_pid;
+    *fd = sv[0];
+    return 0;
+}
+
 static struct jail_proc *proc_spawn(struct jail_supervisor *s, const char *tenant,
                                     corral_error *err) {
     struct jail_proc *p = calloc(1, sizeof *p);
@@ -268,65 +305,21 @@ static struct jail_proc *proc_spawn(struct jail_supervisor *s, const char *tenan
     }
     int fd = -1;
     int rc = spawn_from_zygote(s, p, &fd);
-    if (rc == 0) {
-        s->stats.workers_from_zygote++;
-        proc_add(s, p, fd);
-        p->has_clock = clock_getcpuclockid(p->worker_pid, &p->cpu_clock) == 0;
-        return p;
-    }
-    if (rc == -2) {
-        free(p->tenant);
-        free(p);
+    if (rc == -2)
         corral_error_set(err, CORRAL_EBUSY, "Error",
                          "A worker process did not start: the zygote's child %s.",
                          errno == ETIMEDOUT ? "did not answer within 5 s" : "ended before it was ready");
-        return NULL;
-    }
-    int sv[2];
-    if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0) {
+    else if (rc == 0)
+        s->stats.workers_from_zygote++;
+    else
+        rc = spawn_direct(s, p, &fd, err);
+    if (rc != 0) {
         free(p->tenant);
         free(p);
-        corral_error_set(err, CORRAL_EBUSY, "Error", "Could not create a worker socket: %s",
-                         strerror(errno));
         return NULL;
     }
-    {
-        struct jail_config jc;
-        jail_config_default(&jc);
-        jc.keep_fds[0] = sv[1];
-        jc.keep_fd_count = 1;
-        jc.before_seccomp = warm_before_seccomp;
-        jail_config_add_inherited_address_space(&jc);
-        /* A dedicated worker holds one sandbox: a spare runtime would be waste. */
-        struct jail_worker_args args = {.fd = sv[1], .test_hook = s->test_hook,
-                                        .prewarm = s->cfg.mode != CORRAL_ISOLATION_PROCESS};
-        struct jail_report rep;
-        pid_t pid = jail_spawn(jail_worker_main, &args, &jc, &rep);
-        int spawn_errno = errno;
-        close(sv[1]);
-        if (pid < 0 || !rep.ok) {
-            if (pid > 0) {
-                kill(pid, SIGKILL);
-                while (waitpid(pid, NULL, 0) < 0 && errno == EINTR) {}
-            }
-            close(sv[0]);
-            free(p->tenant);
-            free(p);
-            if (pid < 0)
-                corral_error_set(err, CORRAL_EBUSY, "Error", "Could not start a worker process: %s",
-                                 strerror(spawn_errno));
-            else
-                corral_error_set(err, CORRAL_EINVAL, "Error",
-                                 "A worker process could not jail itself (seccomp: %s; "
-                                 "no_new_privs: %s).",
-                                 rep.layer[JAIL_SECCOMP].detail, rep.layer[JAIL_NO_NEW_PRIVS].detail);
-            return NULL;
-        }
-        p->pid = pid;
-        p->worker_pid = rep.worker_pid;
-    }
     p->has_clock = clock_getcpuclockid(p->worker_pid, &p->cpu_clock) == 0;
-    proc_add(s, p, sv[0]);
+    proc_add(s, p, fd);
     return p;
 }
 
@@ -549,8 +542,7 @@ struct jail_supervisor *jail_supervisor_new(const struct jail_supervisor_config 
 void jail_supervisor_free(struct jail_supervisor *s) {
     if (!s) return;
     while (s->procs) proc_end(s->procs, END_QUIET, NULL);
-    pending_drop(s);
-    zygote_end(s);
+    zygote_end(s); /* and the worker asked for ahead, which dies with it */
     free(s);
 }
 
@@ -567,8 +559,7 @@ void jail_supervisor_poll(struct jail_supervisor *s, void (*lost)(void *ud, void
     int small = s->proc_count + 1 <= 33;
     struct pollfd *fds = small ? fds_small : calloc(s->proc_count + 1, sizeof *fds);
     struct jail_proc **who = small ? who_small : calloc(s->proc_count + 1, sizeof *who);
-    fds[0] = (struct pollfd){.fd = -1};
-    if (fds && s->zygote) fds[0] = (struct pollfd){.fd = jail_zygote_fd(s->zygote), .events = POLLIN};
+    if (fds) fds[0] = (struct pollfd){.fd = s->zygote ? jail_zygote_fd(s->zygote) : -1, .events = POLLIN};
     for (struct jail_proc *p = s->procs; fds && who && p; p = p->next) {
         if (p->in_turn) continue;
         fds[n] = (struct pollfd){.fd = p->fd, .events = POLLIN};

@@ -292,9 +292,8 @@ struct jail_zygote *jail_zygote_start(corral_error *err) {
     jc.keep_fds[0] = sv[1];
     jc.keep_fd_count = 1;
     jc.before_seccomp = zygote_before_seccomp;
-    struct zygote_args za = {.fd = sv[1], .address_space_bytes = jc.address_space_bytes};
     jail_config_add_inherited_address_space(&jc);
-    za.address_space_bytes = jc.address_space_bytes;
+    struct zygote_args za = {.fd = sv[1], .address_space_bytes = jc.address_space_bytes};
     pid_t pid = jail_spawn(zygote_main, &za, &jc, &z->report);
     int spawn_errno = errno;
     close(sv[1]);
