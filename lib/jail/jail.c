@@ -19,6 +19,8 @@
  */
 #include <errno.h>
 #include <dirent.h>
+#include <limits.h>
+#include <malloc.h>
 #include <linux/capability.h>
 #include <signal.h>
 #include <stdio.h>
@@ -29,6 +31,7 @@
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "jail/jail.h"
@@ -208,6 +211,49 @@ void jail_exit(int code) {
     for (;;) syscall(SYS_exit_group, code);
 }
 
+void jail_settle_libc(void) {
+    tzset();
+    mallopt(M_ARENA_MAX, 1);
+    mallopt(M_TRIM_THRESHOLD, INT_MAX);
+}
+
+void jail_give_back_memory(size_t above) {
+    if (above) {
+        struct mallinfo2 mi = mallinfo2();
+        if (mi.fordblks + mi.fsmblks <= above) return;
+    }
+    malloc_trim(0);
+}
+
+static const char *signal_cause(int sig) {
+    switch (sig) {
+    case SIGSYS: return "a forbidden system call";
+    case SIGKILL: return "killed";
+    case SIGSEGV: return "a memory access fault";
+    case SIGBUS: return "a bus error";
+    case SIGABRT: return "aborted";
+    case SIGFPE: return "an arithmetic fault";
+    case SIGILL: return "an illegal instruction";
+    case SIGXCPU: return "its CPU time limit";
+    default: return "a signal";
+    }
+}
+
+const char *jail_describe_status(int status, char *buf, size_t len) {
+    if (status >= 0 && WIFSIGNALED(status)) {
+        int sig = WTERMSIG(status);
+        const char *abbrev = sigabbrev_np(sig);
+        snprintf(buf, len, "signal %d, SIG%s: %s", sig, abbrev ? abbrev : "?",
+                 signal_cause(sig));
+    } else if (status >= 0 && WIFEXITED(status)) {
+        snprintf(buf, len, "exit status %d%s", WEXITSTATUS(status),
+                 WEXITSTATUS(status) == JAIL_EXIT_FAILED ? " (its jail failed)" : "");
+    } else {
+        snprintf(buf, len, "status unknown");
+    }
+    return buf;
+}
+
 enum { MSG_PID = 1, MSG_REPORT = 2 };
 
 struct spawn_msg {
@@ -318,8 +364,21 @@ pid_t jail_spawn(int (*fn)(void *arg), void *arg, const struct jail_config *cfg,
     }
     close(sv[0]);
     if (!have_report) {
+        /* Both ends closed without a report: the jailed process is gone,
+         * and its keeper (or itself) exits right behind it. Waiting here is
+         * short, tells the operator why, and (WNOWAIT) leaves the exit to
+         * be reaped by the caller as before. */
+        siginfo_t info;
+        memset(&info, 0, sizeof info);
+        int st = -1;
+        while (waitid(P_PID, (id_t)pid, &info, WEXITED | WNOWAIT) < 0 && errno == EINTR) {}
+        if (info.si_pid == pid)
+            st = info.si_code == CLD_EXITED ? (info.si_status & 0xff) << 8 : info.si_status & 0x7f;
+        char how[120];
         report->ok = 0;
-        jail_result_set(&report->layer[JAIL_SECCOMP], 0, ECHILD, "the jailed process ended before it reported");
+        jail_result_set(&report->layer[JAIL_SECCOMP], 0, ECHILD,
+                        "the jailed process ended before it reported (%s)",
+                        jail_describe_status(st, how, sizeof how));
     }
     report->worker_pid = inner ? inner : pid;
     return pid;

@@ -138,6 +138,29 @@ int jail_apply(const struct jail_config *cfg, struct jail_report *out);
 pid_t jail_spawn(int (*fn)(void *arg), void *arg, const struct jail_config *cfg,
                  struct jail_report *report);
 
+/* Settles, while open() is still allowed, what glibc would otherwise read
+ * from files on first use under the filter, where any open is SIGSYS:
+ *  - the time zone (localtime_r reads the zone file once; in the empty
+ *    root this settles on UTC);
+ *  - one malloc arena, so an allocation failing in the main arena (at
+ *    RLIMIT_AS, say) is an ordinary NULL rather than a retry in a new
+ *    arena, which reads /sys to size the arena list;
+ *  - no automatic trimming: a process inherits its host's other threads'
+ *    arenas, and the first shrink of such a heap in any process reads
+ *    /proc/sys/vm/overcommit_memory. Trimming is then explicit
+ *    (jail_give_back_memory), through malloc_trim, which never shrinks
+ *    those heaps.
+ * Called in the before_seccomp hook of every jailed process corral starts. */
+void jail_settle_libc(void);
+/* Returns the allocator's free memory to the kernel when it holds more
+ * than `above` bytes of it (0: always). Safe under the worker filter. */
+void jail_give_back_memory(size_t above);
+
+/* Says how a process ended, from a wait status, for logs and errors:
+ * "signal 31, SIGSYS: a forbidden system call" or "exit status 125 (its
+ * jail failed)"; a negative status reads "status unknown". Returns buf. */
+const char *jail_describe_status(int status, char *buf, size_t len);
+
 /* Ends a jailed process through the system call itself: no atexit handler
  * of the parent may run in a jailed child, and the sanitizers wrap libc's
  * _exit with code that makes calls the worker filter forbids (sigaltstack).

@@ -30,7 +30,6 @@
  * exit status repeats the worker's, so the error names the signal.
  */
 #include <errno.h>
-#include <malloc.h>
 #include <math.h>
 #include <poll.h>
 #include <signal.h>
@@ -62,7 +61,7 @@ struct jail_sandbox {
     uint64_t budget_ns;
     uint64_t cur_inv;
     enum sandbox_kill killed;
-    char why[200];
+    char why[256];
     uint64_t mem_used, turn_cpu_ns;
     int lost_pending, lost_reported;
     struct jail_sandbox *next, *prev;           /* in its worker */
@@ -105,6 +104,7 @@ struct jail_supervisor {
     int zygote_failed;
     uint64_t next_token;
     struct jail_pending ahead;      /* PROCESS mode: the next worker, already forking */
+    char zygote_death[120];         /* how the last zygote found dead ended */
     struct jail_proc *procs;
     size_t proc_count;
     struct jail_sandbox *lost;
@@ -131,27 +131,7 @@ static int64_t mono_ns(void) {
 static void warm_before_seccomp(void *arg, const struct jail_report *so_far) {
     (void)arg;
     (void)so_far;
-    /* localtime_r reads the zone file once, on first use: do it while the
-     * jail still allows open (the empty root has no zone file anyway, so
-     * this settles on UTC rather than failing later under the filter). */
-    tzset();
-    /* One malloc arena: see zygote_main (a failed allocation must not make
-     * glibc read /sys under the filter). */
-    mallopt(M_ARENA_MAX, 1);
-}
-
-static const char *signal_cause(int sig) {
-    switch (sig) {
-    case SIGSYS: return "a forbidden system call";
-    case SIGKILL: return "killed";
-    case SIGSEGV: return "a memory access fault";
-    case SIGBUS: return "a bus error";
-    case SIGABRT: return "aborted";
-    case SIGFPE: return "an arithmetic fault";
-    case SIGILL: return "an illegal instruction";
-    case SIGXCPU: return "its CPU time limit";
-    default: return "a signal";
-    }
+    jail_settle_libc();
 }
 
 static void log_line(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -189,15 +169,21 @@ static struct jail_zygote *zygote(struct jail_supervisor *s) {
     return s->zygote;
 }
 
-static void zygote_end(struct jail_supervisor *s) {
+/* Ends the zygote; `died`: it was found gone, which is logged with how it
+ * ended and kept for the errors of the workers that went with it. */
+static void zygote_end(struct jail_supervisor *s, int died) {
     if (!s->zygote) return;
     if (s->ahead.fd >= 0) {
         close(s->ahead.fd);
         s->ahead.fd = -1;
     }
     watch(s, jail_zygote_fd(s->zygote), 0);
-    jail_zygote_free(s->zygote);
+    int st = jail_zygote_free(s->zygote, died);
     s->zygote = NULL;
+    if (died) {
+        jail_describe_status(st, s->zygote_death, sizeof s->zygote_death);
+        log_line("the zygote process died (%s); its workers ended with it", s->zygote_death);
+    }
 }
 
 /* How long a new worker has to say hello: a fork, rlimits and a filter
@@ -218,7 +204,7 @@ static int zygote_request(struct jail_supervisor *s, struct jail_pending *out) {
     close(sv[1]);
     if (rc < 0) {
         close(sv[0]);
-        zygote_end(s);
+        zygote_end(s, 1);
         return -1;
     }
     out->fd = sv[0];
@@ -402,7 +388,7 @@ static int reap_zygote_child(struct jail_proc *p, int wait_first) {
         int64_t left = (deadline - mono_ns()) / 1000000;
         if (left <= 0) break;
         if (jail_zygote_read(s->zygote, (int)left, on_exited, &w) < 0) {
-            zygote_end(s);
+            zygote_end(s, 1);
             return STATUS_ZYGOTE_DIED;
         }
     }
@@ -416,7 +402,7 @@ static void proc_end(struct jail_proc *p, enum end_why why, const char *detail) 
     watch(s, p->fd, 0);
     close(p->fd);
     int st = p->token ? reap_zygote_child(p, why == END_DIED) : reap(p->pid, why == END_DIED);
-    char msg[200];
+    char msg[256];
     if (why == END_VIOLATION) {
         snprintf(msg, sizeof msg,
                  "The sandbox's worker process broke the supervisor's protocol (%s) and was "
@@ -430,10 +416,9 @@ static void proc_end(struct jail_proc *p, enum end_why why, const char *detail) 
                  "CPU time limit without yielding.");
         s->stats.cpu_kills++;
     } else if (st >= 0 && WIFSIGNALED(st)) {
-        int sig = WTERMSIG(st);
-        const char *abbrev = sigabbrev_np(sig);
-        snprintf(msg, sizeof msg, "The sandbox's worker process died (signal %d, SIG%s: %s).", sig,
-                 abbrev ? abbrev : "?", signal_cause(sig));
+        char how[120];
+        snprintf(msg, sizeof msg, "The sandbox's worker process died (%s).",
+                 jail_describe_status(st, how, sizeof how));
         if (why == END_DIED) s->stats.workers_crashed++;
     } else if (st >= 0 && WIFEXITED(st)) {
         snprintf(msg, sizeof msg, "The sandbox's worker process exited unexpectedly (status %d).",
@@ -441,7 +426,9 @@ static void proc_end(struct jail_proc *p, enum end_why why, const char *detail) 
         if (why == END_DIED) s->stats.workers_crashed++;
     } else if (st == STATUS_ZYGOTE_DIED) {
         snprintf(msg, sizeof msg,
-                 "The sandbox's worker process ended with the zygote that forked it, which died.");
+                 "The sandbox's worker process ended with the zygote that forked it, which died "
+                 "(%s).",
+                 s->zygote_death);
         if (why == END_DIED) s->stats.workers_crashed++;
     } else {
         snprintf(msg, sizeof msg, "The sandbox's worker process died (its status is unknown).");
@@ -542,7 +529,7 @@ struct jail_supervisor *jail_supervisor_new(const struct jail_supervisor_config 
 void jail_supervisor_free(struct jail_supervisor *s) {
     if (!s) return;
     while (s->procs) proc_end(s->procs, END_QUIET, NULL);
-    zygote_end(s); /* and the worker asked for ahead, which dies with it */
+    zygote_end(s, 0); /* and the worker asked for ahead, which dies with it */
     free(s);
 }
 
@@ -570,10 +557,7 @@ void jail_supervisor_poll(struct jail_supervisor *s, void (*lost)(void *ud, void
         struct status_wait w = {.s = s};
         /* A dead zygote took its workers with it; their sockets say so
          * below, and the next worker starts a new zygote. */
-        if (jail_zygote_read(s->zygote, 0, on_exited, &w) < 0) {
-            log_line("the zygote process died; its workers ended with it");
-            zygote_end(s);
-        }
+        if (jail_zygote_read(s->zygote, 0, on_exited, &w) < 0) zygote_end(s, 1);
     }
     if (ready > 0) {
         for (size_t i = 1; i < n; i++) {

@@ -50,7 +50,14 @@ struct wstate {
     struct sandbox *spare;
     struct sandbox_config spare_cfg;
     int have_spare_cfg, want_spare;
+    /* A sandbox was freed since the allocator last gave memory back: the
+     * jail turned glibc's automatic trimming off (jail_settle_libc). */
+    int trim_due;
 };
+
+/* What a pool worker may keep free between sandboxes before it gives
+ * memory back: a usual sandbox is well under this, a big one is not. */
+#define IDLE_TRIM_ABOVE ((size_t)4 << 20)
 
 static struct wstate W;
 
@@ -73,6 +80,7 @@ static void drop(struct wsb *s) {
     sandbox_free(s->sb);
     wc_free(s->code);
     free(s);
+    W.trim_due = 1;
 }
 
 /* An upcall that needs no answer: it waits for the next one that does,
@@ -464,13 +472,20 @@ static void turn(uint64_t kind, struct jail_fields *f) {
     send_or_die(&o);
 }
 
-/* Builds the spare runtime once a sandbox has been freed (an execution
- * ended) and the socket stays quiet for a millisecond: building it while
- * a sandbox is starting would only delay that sandbox's first turn. */
-static void prewarm_if_idle(void) {
-    if (!W.prewarm || !W.want_spare || W.spare || !W.have_spare_cfg) return;
+/* Once a sandbox has been freed (an execution ended) and the socket stays
+ * quiet for a millisecond: gives memory back and builds the spare runtime.
+ * Doing either while a sandbox is starting would only delay its first
+ * turn. */
+static void tidy_if_idle(void) {
+    int spare_due = W.prewarm && W.want_spare && !W.spare && W.have_spare_cfg;
+    if (!spare_due && !W.trim_due) return;
     struct pollfd p = {.fd = W.fd, .events = POLLIN};
     if (poll(&p, 1, 1) != 0) return;
+    if (W.trim_due) {
+        W.trim_due = 0;
+        jail_give_back_memory(IDLE_TRIM_ABOVE);
+    }
+    if (!spare_due) return;
     W.want_spare = 0;
     corral_error err;
     W.spare = sandbox_new(&W.spare_cfg, &err);
@@ -498,6 +513,6 @@ int jail_worker_main(void *arg) {
             turn(kind, &f);
         }
         jail_fields_free(&f);
-        prewarm_if_idle();
+        tidy_if_idle();
     }
 }

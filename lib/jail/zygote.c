@@ -21,7 +21,6 @@
  * hello and enters jail_worker_main with the zygote's spare runtime.
  */
 #include <errno.h>
-#include <malloc.h>
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
@@ -219,17 +218,11 @@ static int zygote_main(void *arg) {
     const struct zygote_args *za = arg;
     struct zygote_state zs = {.fd = za->fd, .self = getpid(),
                               .address_space_bytes = za->address_space_bytes};
-    /* When an allocation fails in the main arena (at RLIMIT_AS, say),
-     * glibc retries in another arena, and sizing the arena list reads
-     * /sys/devices/system/cpu/online: a system call the worker filter
-     * kills. One arena (workers have one thread) makes that failure an
-     * ordinary NULL, which the engine reports as out of memory. */
-    mallopt(M_ARENA_MAX, 1);
     scrub_arguments_and_environment();
     /* Every fork copies the page tables of what the zygote has touched,
      * and the zygote began as a copy of the host: give back the free
      * memory the host's allocator was keeping, so workers start smaller. */
-    malloc_trim(0);
+    jail_give_back_memory(0);
     sigset_t chld, wait_mask;
     sigemptyset(&chld);
     sigaddset(&chld, SIGCHLD);
@@ -266,9 +259,8 @@ static int zygote_main(void *arg) {
 static void zygote_before_seccomp(void *arg, const struct jail_report *so_far) {
     (void)arg;
     (void)so_far;
-    /* localtime_r reads the zone file on first use: settle it (on UTC, in
-     * the empty root) while open is still allowed, once for every worker. */
-    tzset();
+    /* Once for every worker it forks. */
+    jail_settle_libc();
 }
 
 struct jail_zygote *jail_zygote_start(corral_error *err) {
@@ -319,14 +311,25 @@ struct jail_zygote *jail_zygote_start(corral_error *err) {
     return z;
 }
 
-void jail_zygote_free(struct jail_zygote *z) {
-    if (!z) return;
+int jail_zygote_free(struct jail_zygote *z, int died) {
+    if (!z) return -1;
     close(z->fd);
     /* The zygote exits when its socket closes; the kill covers one that
-     * is stuck, and the keeper passes it on. */
-    kill(z->pid, SIGKILL);
-    while (waitpid(z->pid, NULL, 0) < 0 && errno == EINTR) {}
+     * is stuck, and the keeper passes it on. One that died is given a
+     * moment for its keeper to follow, so the status is its own and not
+     * our kill. */
+    int st = -1;
+    pid_t r = 0;
+    for (int i = 0; i < (died ? 200 : 1) && (r = waitpid(z->pid, &st, WNOHANG)) == 0; i++) {
+        struct timespec ts = {0, 1000000};
+        if (died) nanosleep(&ts, NULL);
+    }
+    if (r != z->pid) {
+        kill(z->pid, SIGKILL);
+        while (waitpid(z->pid, &st, 0) < 0 && errno == EINTR) {}
+    }
     free(z);
+    return st;
 }
 
 int jail_zygote_fd(const struct jail_zygote *z) { return z->fd; }

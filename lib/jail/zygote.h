@@ -31,8 +31,9 @@ struct jail_zygote;
 struct jail_zygote *jail_zygote_start(corral_error *err);
 /* Closes its socket (the zygote exits, and every worker it made dies with
  * it: they are in its PID namespace, and each has PR_SET_PDEATHSIG) and
- * reaps it. */
-void jail_zygote_free(struct jail_zygote *z);
+ * reaps it. `died`: its socket already said it is gone, so wait up to
+ * 200 ms for its own exit before killing. Returns the wait status, or -1. */
+int jail_zygote_free(struct jail_zygote *z, int died);
 
 /* The socket to watch: readable when a child's exit status arrives or the
  * zygote died. */

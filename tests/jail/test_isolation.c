@@ -718,3 +718,47 @@ TEST(the_default_is_pool_and_the_loader_says_what_protects_it) {
     CHECK_EQ_STR(line, "isolation inline: sandboxes run inside this process, with no jail under the engine");
     corral_loader_free(l);
 }
+
+/* The resident memory of a process, in KiB, or -1. */
+static long rss_kib(pid_t pid) {
+    char path[64], line[128];
+    snprintf(path, sizeof path, "/proc/%d/status", (int)pid);
+    FILE *f = fopen(path, "r");
+    if (!f) return -1;
+    long kib = -1;
+    while (fgets(line, sizeof line, f))
+        if (sscanf(line, "VmRSS: %ld kB", &kib) == 1) break;
+    fclose(f);
+    return kib;
+}
+
+/* AddressSanitizer replaces glibc's allocator, whose trimming this is about. */
+#if !defined(__SANITIZE_ADDRESS__)
+TEST(a_pool_worker_gives_memory_back_after_a_big_sandbox) {
+    /* Workers turn glibc's automatic trimming off (it could open a file
+     * under the filter) and trim when idle instead: the memory a big
+     * sandbox used must not stay resident in a long-lived worker. */
+    corral_loader *l = loader_in(CORRAL_ISOLATION_POOL, 1);
+    if (!l) return;
+    corral_worker *w = load_src(l,
+        "export default { grow() { const a = []; for (let i = 0; i < 400000; i++) a.push({ i, s: 'x' + i });"
+        " return a.length; } }");
+    struct res r;
+    invoke(l, w, "grow", NULL, &r);
+    CHECK_EQ_INT(r.outcome, CORRAL_OUTCOME_OK);
+    CHECK_EQ_STR(r.value, "400000");
+    pid_t pid = 0;
+    CHECK_EQ_INT(worker_pids(l, &pid, 1), 1);
+    long peak = rss_kib(pid);
+    corral_worker_release(w);
+    /* The worker trims once it has been idle for a millisecond. */
+    long now = peak;
+    for (int i = 0; i < 100 && now > peak / 2; i++) {
+        corral_loader_step(l, 10);
+        now = rss_kib(pid);
+    }
+    CHECK(peak > 30 * 1024);
+    if (!(now >= 0 && now < peak / 2)) CHECK_FAIL_AT("worker RSS %ld KiB after, %ld KiB at peak", now, peak);
+    corral_loader_free(l);
+}
+#endif
