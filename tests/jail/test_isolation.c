@@ -719,6 +719,8 @@ TEST(the_default_is_pool_and_the_loader_says_what_protects_it) {
     corral_loader_free(l);
 }
 
+/* AddressSanitizer replaces glibc's allocator, whose trimming this is about. */
+#if !defined(__SANITIZE_ADDRESS__)
 /* The resident memory of a process, in KiB, or -1. */
 static long rss_kib(pid_t pid) {
     char path[64], line[128];
@@ -732,8 +734,6 @@ static long rss_kib(pid_t pid) {
     return kib;
 }
 
-/* AddressSanitizer replaces glibc's allocator, whose trimming this is about. */
-#if !defined(__SANITIZE_ADDRESS__)
 TEST(a_pool_worker_gives_memory_back_after_a_big_sandbox) {
     /* Workers turn glibc's automatic trimming off (it could open a file
      * under the filter) and trim when idle instead: the memory a big
