@@ -178,8 +178,20 @@ void engine_js_leave(int saved);
         engine_js_result_;                              \
     })
 
-/* Thread CPU time of the calling thread, in ns. */
+/* Thread CPU time of the calling thread, in ns: a system call (the vDSO
+ * does not serve CPU-time clocks). */
 uint64_t engine_thread_cpu_ns(void);
+/* The same clock, estimated from the monotonic clock (which the vDSO
+ * serves) when the last reading on this thread is under 5 µs old: the
+ * CPU time elapsed since is at most the wall time elapsed. The estimate
+ * is never behind the thread's CPU clock, and ahead of it by at most the
+ * time the thread spent descheduled since the last real reading, which is
+ * taken at least once a millisecond. For turn boundaries, which a
+ * capability round trip crosses several times a microsecond apart. */
+uint64_t engine_thread_cpu_ns_cheap(void);
+/* CPU time since `start` (a reading of either function), never negative:
+ * an estimate may run ahead of a later real reading. */
+uint64_t engine_thread_cpu_since(uint64_t start);
 
 /* Builds the wire payload of an Error value: {name, message, stack?}. */
 uint8_t *engine_error_payload(const char *name, const char *message, const char *stack,

@@ -102,9 +102,17 @@ int engine_run_guarded(void (*fn)(void *), void *arg, _Atomic uint64_t *publishe
     volatile uint64_t outer_turn = current_turn;
     volatile int outer_depth = unsafe_depth;
     uint64_t turn = atomic_fetch_add(&turn_counter, 1) + 1;
-    if (sigsetjmp(jump, 1) != 0) {
+    /* The signal mask is not saved (that is a system call on every turn):
+     * the escape path restores the one thing the handler changed. */
+    if (sigsetjmp(jump, 0) != 0) {
         /* Escaped: the turn is abandoned; the unsafe scopes of the frames
-         * jumped over are gone with them. */
+         * jumped over are gone with them. The handler ran with the escape
+         * signal blocked (and nothing else added); it was deliverable
+         * when the turn started, so unblocking it restores that mask. */
+        sigset_t escape_set;
+        sigemptyset(&escape_set);
+        sigaddset(&escape_set, escape_signo);
+        pthread_sigmask(SIG_UNBLOCK, &escape_set, NULL);
         unsafe_depth = outer_depth;
         turn_jump = outer;
         current_turn = outer_turn;

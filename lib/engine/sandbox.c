@@ -28,10 +28,47 @@
 extern const uint32_t corral_js_runtime_size;
 extern const uint8_t corral_js_runtime[];
 
+#define CPU_ESTIMATE_GAP_NS 5000ull
+#define CPU_REAL_READING_EVERY_NS 1000000ull
+
+static __thread struct {
+    uint64_t cpu, wall;  /* the last reading, real or estimated */
+    uint64_t real_wall;  /* when the last real one was taken */
+} cpu_reading;
+
+static uint64_t timespec_ns(const struct timespec *ts) {
+    return (uint64_t)ts->tv_sec * 1000000000ull + (uint64_t)ts->tv_nsec;
+}
+
+static uint64_t wall_ns(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return timespec_ns(&ts);
+}
+
 uint64_t engine_thread_cpu_ns(void) {
     struct timespec ts;
     clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+    uint64_t cpu = timespec_ns(&ts), wall = wall_ns();
+    cpu_reading.cpu = cpu;
+    cpu_reading.wall = cpu_reading.real_wall = wall;
+    return cpu;
+}
+
+uint64_t engine_thread_cpu_ns_cheap(void) {
+    uint64_t wall = wall_ns();
+    if (cpu_reading.real_wall && wall - cpu_reading.wall <= CPU_ESTIMATE_GAP_NS &&
+        wall - cpu_reading.real_wall <= CPU_REAL_READING_EVERY_NS) {
+        cpu_reading.cpu += wall - cpu_reading.wall;
+        cpu_reading.wall = wall;
+        return cpu_reading.cpu;
+    }
+    return engine_thread_cpu_ns();
+}
+
+uint64_t engine_thread_cpu_since(uint64_t start) {
+    uint64_t now = engine_thread_cpu_ns_cheap();
+    return now > start ? now - start : 0;
 }
 
 /* ---- memory -------------------------------------------------------------- */

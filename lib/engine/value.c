@@ -156,20 +156,34 @@ struct enc {
     const char *limit_name;
 };
 
-static void path_push(struct enc *e, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-/* Whole segments only: a path cut inside a key or index would mislead. */
-static void path_push(struct enc *e, const char *fmt, ...) {
-    char seg[160];
-    va_list ap;
-    va_start(ap, fmt);
-    int n = vsnprintf(seg, sizeof seg, fmt, ap);
-    va_end(ap);
-    if (n < 0 || (size_t)n >= sizeof seg || e->path_len + (size_t)n >= sizeof e->path) {
+/* Whole segments only: a path cut inside a key or index would mislead.
+ * Built for every key and index a message holds (it is only read when the
+ * encoding fails), so no printf. */
+static void path_append(struct enc *e, const char *a, size_t alen, const char *b, size_t blen,
+                        const char *c, size_t clen) {
+    size_t n = alen + blen + clen;
+    if (n >= 160 || e->path_len + n >= sizeof e->path) {
         e->path_cut = 1;
         return;
     }
-    memcpy(e->path + e->path_len, seg, (size_t)n + 1);
-    e->path_len += (size_t)n;
+    char *at = e->path + e->path_len;
+    memcpy(at, a, alen);
+    memcpy(at + alen, b, blen);
+    memcpy(at + alen + blen, c, clen);
+    at[n] = 0;
+    e->path_len += n;
+}
+
+static void path_push_key(struct enc *e, const char *k) { path_append(e, ".", 1, k, strlen(k), "", 0); }
+
+static void path_push_index(struct enc *e, uint64_t i) {
+    char digits[24];
+    size_t n = sizeof digits;
+    do {
+        digits[--n] = (char)('0' + i % 10);
+        i /= 10;
+    } while (i);
+    path_append(e, "[", 1, digits + n, sizeof digits - n, "]", 1);
 }
 
 static int enc_fail(struct enc *e, const char *what) {
@@ -282,7 +296,7 @@ static int enc_props(struct enc *e, JSValueConst obj, const char *const *skip) {
             break;
         }
         size_t saved = e->path_len;
-        path_push(e, ".%s", k);
+        path_push_key(e, k);
         r = wire_put_key(&e->buf, k, klen);
         JS_FreeCString(e->ctx, k);
         if (r < 0) break;
@@ -308,7 +322,7 @@ static int enc_list(struct enc *e, JSValueConst arr, uint64_t n) {
         JSValue item = JS_GetPropertyUint32(e->ctx, arr, (int64_t)i);
         if (JS_IsException(item)) return -1;
         size_t saved = e->path_len;
-        path_push(e, "[%llu]", (unsigned long long)i);
+        path_push_index(e, i);
         int r = enc_value(e, item);
         JS_FreeValue(e->ctx, item);
         e->path_len = saved;
@@ -352,7 +366,7 @@ static int enc_array(struct enc *e, JSValueConst v) {
         JS_FreeAtom(e->ctx, a);
         if (JS_IsException(item)) return -1;
         size_t saved = e->path_len;
-        path_push(e, "[%lld]", (long long)i);
+        path_push_index(e, (uint64_t)i);
         int r = enc_value(e, item);
         JS_FreeValue(e->ctx, item);
         e->path_len = saved;

@@ -399,7 +399,7 @@ static void turn(uint64_t kind, struct jail_fields *f) {
     uint64_t budget = jail_get_u64(f);
     if (f->bad || !s) die();
     W.in_turn = s;
-    uint64_t start = engine_thread_cpu_ns();
+    uint64_t start = engine_thread_cpu_ns_cheap();
     sandbox_set_cpu_deadline(s->sb, start + (budget ? budget : 1));
     size_t n = 0, pn = 0;
     uint64_t *idx = NULL, *pidx = NULL;
@@ -459,7 +459,7 @@ static void turn(uint64_t kind, struct jail_fields *f) {
     }
     free(idx);
     free(pidx);
-    uint64_t used = engine_thread_cpu_ns() - start;
+    uint64_t used = engine_thread_cpu_since(start);
     sandbox_set_cpu_deadline(s->sb, 0);
     W.in_turn = NULL;
     struct jail_out o;

@@ -56,7 +56,7 @@ void ld_box_set_deadline(struct worker *w, uint64_t deadline_ns) {
     if (w->rsb) {
         /* 0 clears an in-process deadline; a remote one ends with its turn. */
         if (!deadline_ns) return;
-        uint64_t now = engine_thread_cpu_ns();
+        uint64_t now = engine_thread_cpu_ns_cheap();
         jail_sandbox_set_cpu_budget(w->rsb, deadline_ns > now ? deadline_ns - now : 1);
     } else if (w->sb) {
         sandbox_set_cpu_deadline(w->sb, deadline_ns);
@@ -65,7 +65,7 @@ void ld_box_set_deadline(struct worker *w, uint64_t deadline_ns) {
 
 uint64_t ld_box_turn_cpu(const struct worker *w, uint64_t start_cpu) {
     if (w->rsb) return jail_sandbox_turn_cpu_ns(w->rsb);
-    return engine_thread_cpu_ns() - start_cpu;
+    return engine_thread_cpu_since(start_cpu);
 }
 
 enum sandbox_kill ld_box_killed(const struct worker *w) {

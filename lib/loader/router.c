@@ -60,7 +60,7 @@ struct call_rec *ld_call_take(corral_loader *l, uint64_t id) {
 }
 
 uint64_t ld_run_turn_begin(struct worker *w, uint64_t *start_cpu) {
-    uint64_t now = engine_thread_cpu_ns();
+    uint64_t now = engine_thread_cpu_ns_cheap();
     *start_cpu = now;
     uint64_t budget = 0;
     for (struct invocation *i = w->active; i; i = i->next_active) {
@@ -146,7 +146,7 @@ void ld_abort_worker(corral_loader *l, struct worker *w, const char *message) {
 void ld_run_turn_end(corral_loader *l, struct worker *w, uint64_t start_cpu) {
     if (!ld_box_live(w)) return;
     if (w->sb_escaped) {
-        uint64_t used = engine_thread_cpu_ns() - start_cpu;
+        uint64_t used = engine_thread_cpu_since(start_cpu);
         for (struct invocation *i = w->active; i; i = i->next_active) i->cpu_ns += used;
         ld_kill_worker_invocations(l, w, SANDBOX_KILL_CPU);
         return;
@@ -605,7 +605,9 @@ static void h_send(void *host, struct sandbox *sb, const struct wire_msg *m) {
     uint64_t invocation = inv ? inv->id : 0;
     struct cref *target = ld_import_get(w, m->target);
     char method[1100];
-    snprintf(method, sizeof method, "%.*s", (int)m->name_len, m->name ? m->name : "");
+    size_t method_len = m->name ? strnlen(m->name, m->name_len < sizeof method ? m->name_len : sizeof method - 1) : 0;
+    memcpy(method, m->name ? m->name : "", method_len);
+    method[method_len] = 0;
     if (inv && target && target->kind == CREF_CAPABILITY && ++inv->calls > inv->limits.calls) {
         struct call_rec *c = ld_call_from(l, w, m->id);
         if (!c) return;

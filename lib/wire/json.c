@@ -495,6 +495,19 @@ static void print_str(struct wire_buf *b, const char *s, size_t n) {
  * JSON.stringify does): the shortest digits that read back as the same
  * double, then placed as an integer, a plain decimal or an exponent form
  * by the same thresholds (1e21 and 1e-7). */
+/* Most numbers that cross are small integers: their digits without printf. */
+static int print_integer(struct wire_buf *b, long long v) {
+    char buf[24];
+    size_t n = sizeof buf;
+    unsigned long long u = v < 0 ? 0ull - (unsigned long long)v : (unsigned long long)v;
+    do {
+        buf[--n] = (char)('0' + u % 10);
+        u /= 10;
+    } while (u);
+    if (v < 0) buf[--n] = '-';
+    return wire_put_raw(b, buf + n, sizeof buf - n);
+}
+
 static void print_number(struct wire_buf *b, double d) {
     char buf[64], digits[24], text[64];
     if (d == 0) {
@@ -504,8 +517,7 @@ static void print_number(struct wire_buf *b, double d) {
     /* Integers below 2^53 print as their digits; skipping the search below
      * matters because most numbers that cross are small integers. */
     if (d >= -9007199254740992.0 && d <= 9007199254740992.0 && d == (double)(int64_t)d) {
-        int n = snprintf(buf, sizeof buf, "%lld", (long long)d);
-        wire_put_raw(b, buf, (size_t)n);
+        print_integer(b, (long long)d);
         return;
     }
     /* If p significant digits read back exactly, so do p+1: binary search
@@ -588,11 +600,7 @@ static int print_json(struct wire_buf *b, json_t *v, int depth) {
     case JSON_STRING:
         print_str(b, json_string_value(v), json_string_length(v));
         return b->status;
-    case JSON_INTEGER: {
-        char buf[32];
-        int n = snprintf(buf, sizeof buf, "%" JSON_INTEGER_FORMAT, json_integer_value(v));
-        return wire_put_raw(b, buf, (size_t)n);
-    }
+    case JSON_INTEGER: return print_integer(b, (long long)json_integer_value(v));
     case JSON_REAL: print_number(b, json_real_value(v)); return b->status;
     case JSON_TRUE: return wire_put_raw(b, "true", 4);
     case JSON_FALSE: return wire_put_raw(b, "false", 5);

@@ -358,6 +358,32 @@ TEST(per_call_limits) {
     corral_loader_free(l);
 }
 
+TEST(a_builtin_that_never_polls_is_stopped_again_and_again) {
+    /* indexOf over a large string never reaches the interrupt handler: the
+     * watchdog's signal jumps out of the turn. Three in a row on one loop
+     * thread: each escape must leave that signal deliverable for the next
+     * (the jump does not restore the signal mask by itself). */
+    corral_loader *l = new_loader();
+    corral_worker *w = load_src(l,
+        "export default { spin() { const hay = 'a'.repeat(1 << 22), needle = 'a'.repeat(1 << 16) + 'b';\n"
+        "  return hay.indexOf(needle); }, ok() { return 'fine'; } }");
+    for (int round = 0; round < 3; round++) {
+        struct res r;
+        corral_invoke_options io = {0};
+        io.limits.cpu_ms = 30;
+        memset(&r, 0, sizeof r);
+        CHECK_EQ_INT(corral_invoke(w, &io, "spin", NULL, on_done, &r), CORRAL_OK);
+        wait_done(l, &r);
+        CHECK_EQ_INT(r.outcome, CORRAL_OUTCOME_EXCEEDED_CPU);
+        CHECK_EQ_STR(r.error_name, "CpuLimitError");
+    }
+    struct res r;
+    invoke(l, w, "ok", NULL, &r);
+    CHECK_EQ_STR(r.value, "\"fine\"");
+    corral_worker_release(w);
+    corral_loader_free(l);
+}
+
 TEST(per_call_limits_only_lower) {
     /* WorkerCode sets 60 ms; a call asking for more still gets 60 ms. */
     corral_loader *l = new_loader();

@@ -65,6 +65,10 @@ TEST(json_numbers_print_like_javascript) {
     CHECK_EQ_STR(num_json(0.1 + 0.2), "0.30000000000000004");
     CHECK_EQ_STR(num_json(1.5), "1.5");
     CHECK_EQ_STR(num_json(9007199254740992.0), "9007199254740992");
+    CHECK_EQ_STR(num_json(-9007199254740992.0), "-9007199254740992");
+    CHECK_EQ_STR(num_json(7), "7");
+    CHECK_EQ_STR(num_json(10), "10");
+    CHECK_EQ_STR(num_json(-1234567890), "-1234567890");
     CHECK_EQ_STR(num_json(1e20), "100000000000000000000");
     CHECK_EQ_STR(num_json(1e21), "1e+21");
     CHECK_EQ_STR(num_json(-2.5e-7), "-2.5e-7");
