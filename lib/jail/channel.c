@@ -151,11 +151,13 @@ int jail_out_post(struct jail_out *o, struct jail_batch *b, int fd) {
 
 /* ---- receiving ---------------------------------------------------------- */
 
-static int64_t mono_ms(void) {
+static int64_t mono_ns(void) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
+
+static int64_t mono_ms(void) { return mono_ns() / 1000000; }
 
 void jail_in_reset(struct jail_in *in) {
     in->len = 0;
@@ -173,16 +175,23 @@ long jail_in_recv(struct jail_in *in, int fd, int timeout_ms, size_t max_bytes) 
     if (in->complete) jail_in_reset(in);
     int64_t end = timeout_ms >= 0 ? mono_ms() + timeout_ms : 0;
     int waited = 0;
+    /* A zero timeout only looks; a wait that may block spins first, when
+     * the last one was short enough to have been caught spinning. */
+    int64_t started = in->spin_us ? mono_ns() : 0, spin_ns = (int64_t)in->spin_us * 1000;
+    int64_t spin_end = spin_ns && timeout_ms != 0 && in->last_wait_ns <= spin_ns ? started + spin_ns : 0;
     for (;;) {
         /* A message already queued (the common case while a worker streams
          * upcalls) is read without a poll first. */
-        if (timeout_ms >= 0 && waited) {
+        if (timeout_ms >= 0 && waited && !spin_end) {
             int64_t left = end - mono_ms();
             struct pollfd p = {.fd = fd, .events = POLLIN};
             int r = poll(&p, 1, left > 0 ? (int)left : 0);
             if (r < 0 && errno == EINTR) continue;
             if (r < 0) return -1;
-            if (r == 0) return -2;
+            if (r == 0) {
+                in->last_wait_ns = INT64_MAX;
+                return -2;
+            }
         }
         /* Room for one fragment: a datagram that does not fit is cut by
          * the kernel and flagged MSG_TRUNC, which we refuse. */
@@ -198,8 +207,13 @@ long jail_in_recv(struct jail_in *in, int fd, int timeout_ms, size_t max_bytes) 
         uint8_t more;
         struct iovec iov[2] = {{&more, 1}, {in->buf + in->len, JAIL_FRAG_BYTES}};
         struct msghdr mh = {.msg_iov = iov, .msg_iovlen = 2};
-        ssize_t r = recvmsg(fd, &mh, timeout_ms >= 0 ? MSG_DONTWAIT : 0);
+        ssize_t r = recvmsg(fd, &mh, timeout_ms >= 0 || spin_end ? MSG_DONTWAIT : 0);
         if (r < 0 && errno == EINTR) continue;
+        if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK) && spin_end) {
+            if (mono_ns() >= spin_end) spin_end = 0;
+            waited = 1;
+            continue;
+        }
         if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK) && timeout_ms >= 0) {
             waited = 1;
             continue;
@@ -214,6 +228,7 @@ long jail_in_recv(struct jail_in *in, int fd, int timeout_ms, size_t max_bytes) 
         if (in->len > max_bytes) return -1;
         if (!more) {
             in->complete = 1;
+            if (started) in->last_wait_ns = mono_ns() - started;
             return in->len ? (long)in->len : -1;
         }
     }

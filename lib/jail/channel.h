@@ -95,7 +95,19 @@ struct jail_in {
     uint8_t *buf;
     size_t len, cap;
     int complete;           /* buf holds a whole message (the last one returned) */
+    /* Before a wait that may block, keep trying for this long (µs): on a
+     * turn's ping-pong the answer usually comes within tens of µs, and
+     * catching it awake saves the peer a wake-up (a round trip of context
+     * switches costs more than that on a virtualised host). Only while the
+     * last wait was that short: a peer busy building a sandbox would only
+     * lose the CPU the spinner takes. 0: never. */
+    unsigned spin_us;
+    int64_t last_wait_ns;   /* how long the last message took to arrive */
 };
+/* What the supervisor and its workers spin for on a turn (see spin_us). */
+#ifndef JAIL_TURN_SPIN_US
+#define JAIL_TURN_SPIN_US 50
+#endif
 /* Receives one whole message from fd into in->buf with a wall-clock
  * timeout (ms; -1 waits forever). Returns its length, 0 when the peer has
  * closed, -1 on a framing violation (a datagram larger than a fragment, a

@@ -312,6 +312,7 @@ static struct jail_proc *proc_spawn(struct jail_supervisor *s, const char *tenan
 static void proc_add(struct jail_supervisor *s, struct jail_proc *p, int fd) {
     p->s = s;
     p->fd = fd;
+    p->in.spin_us = JAIL_TURN_SPIN_US;
     watch(s, fd, 1);
     p->next = s->procs;
     if (s->procs) s->procs->prev = p;
