@@ -2,7 +2,11 @@
 // same call made directly by an MCP SDK client to the upstream, both over
 // stdio, same upstream server. Prints markdown tables; asserts nothing.
 //
-//   node bench/mcp/overhead.mjs CORRAL_BIN [--iterations N] [--upstream memory|fs|both]
+//   node bench/mcp/overhead.mjs CORRAL_BIN [--iterations N] [--upstream memory|fs|fake|both|all]
+//
+// `fake` is tests/mcp/fake_upstream (C, answers at once): with the upstream's
+// own time near zero, its rows show what the client and corral themselves
+// cost per call. `both` is memory and fs; `all` adds fake.
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -11,7 +15,8 @@ import { Client, StdioClientTransport } from '../../tests/mcp/sdk.mjs';
 import { NODE, FS_SERVER, MEM_SERVER } from '../../tests/mcp/lib.mjs';
 
 const args = process.argv.slice(2);
-const CORRAL = path.resolve(args.find(a => !a.startsWith('--') && !/^\d+$/.test(a) && !['memory', 'fs', 'both'].includes(a)) || 'build/release/corral');
+const CORRAL = path.resolve(args.find(a => !a.startsWith('--') && !/^\d+$/.test(a) && !['memory', 'fs', 'fake', 'both', 'all'].includes(a)) || 'build/release/corral');
+const FAKE = path.join(path.dirname(CORRAL), 'tests/mcp/fake_upstream');
 const opt = (name, dflt) => { const i = args.indexOf(name); return i >= 0 ? args[i + 1] : dflt; };
 const N = Number(opt('--iterations', 200));
 const WHICH = opt('--upstream', 'both');
@@ -42,9 +47,9 @@ function checkOk(r) {
   return r;
 }
 
-async function benchUpstream(label, upstreamArgs, env, call) {
-  const direct = await connect(NODE, upstreamArgs, env);
-  const cm = await connect(CORRAL, ['mcp', '--upstream', `u=${NODE} ${upstreamArgs.join(' ')}`], env);
+async function benchUpstream(label, upstreamArgs, env, call, command = NODE) {
+  const direct = await connect(command, upstreamArgs, env);
+  const cm = await connect(CORRAL, ['mcp', '--upstream', `u=${[command, ...upstreamArgs].join(' ')}`], env);
   const code = (k) => `async () => { let r; for (let i = 0; i < ${k}; i++) r = await codemode.${call.name}(${JSON.stringify(call.arguments)}); return ${k} ? 'ok' : 'none'; }`;
   const runCode = (src) => cm.callTool({ name: 'code', arguments: { code: src } }).then(checkOk);
   const oneDirect = () => direct.callTool(call).then(checkOk);
@@ -75,14 +80,19 @@ async function benchUpstream(label, upstreamArgs, env, call) {
 const tmp = fs.realpathSync(fs.mkdtempSync(path.join(os.tmpdir(), 'corral-mcp-bench-')));
 try {
   console.log(`corral: ${CORRAL}\nnode ${process.version}, ${os.cpus().length} CPUs, ${os.cpus()[0]?.model ?? ''}`);
-  if (WHICH === 'memory' || WHICH === 'both') {
+  const want = (name) => WHICH === name || WHICH === 'all' || (WHICH === 'both' && name !== 'fake');
+  if (want('memory')) {
     const env = { MEMORY_FILE_PATH: path.join(tmp, 'memory.jsonl') };
     const seed = await connect(NODE, [MEM_SERVER], env);
     await seed.callTool({ name: 'create_entities', arguments: { entities: ['alpha', 'beta', 'gamma'].map(n => ({ name: n, entityType: 'thing', observations: [`${n} is a thing`] })) } });
     await seed.close();
     await benchUpstream('server-memory', [MEM_SERVER], env, { name: 'open_nodes', arguments: { names: ['alpha'] } });
   }
-  if (WHICH === 'fs' || WHICH === 'both') {
+  if (want('fake')) {
+    if (!fs.existsSync(FAKE)) throw new Error(`${FAKE} not built (make tests)`);
+    await benchUpstream('fake_upstream (C, answers at once)', [], {}, { name: 'echo', arguments: { text: 'hi' } }, FAKE);
+  }
+  if (want('fs')) {
     fs.writeFileSync(path.join(tmp, 'small.txt'), 'hello from a small file\n');
     await benchUpstream('server-filesystem', [FS_SERVER, tmp], {}, { name: 'read_text_file', arguments: { path: path.join(tmp, 'small.txt') } });
   }

@@ -2,7 +2,7 @@
 # Benchmarks of `corral mcp` (issue #4): per-call overhead of code mode against
 # direct MCP client calls, and description sizes in o200k tokens.
 # Prints markdown tables; asserts nothing. Needs `npm ci --prefix tests/mcp`.
-# Usage: bench/mcp/run.sh [CORRAL_BIN] [--iterations N] [--upstream memory|fs|both]
+# Usage: bench/mcp/run.sh [CORRAL_BIN] [--iterations N] [--upstream memory|fs|fake|both|all]
 set -eu
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 BIN=${1:-build/release/corral}
