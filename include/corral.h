@@ -146,6 +146,14 @@ typedef struct corral_options {
     /* Jailed modes: a pooled worker is replaced after running this many
      * sandboxes; 0 = 1000. */
     uint64_t isolation_worker_sandboxes;
+    /* Busy-polling, in µs: before a wait that may sleep (corral_loader_step
+     * with a timeout, and a jailed turn's socket), keep checking for this
+     * long, but only while the last such wait was this short. Waking a
+     * sleeping thread costs tens of µs on virtual machines, so a capability
+     * or tool call answered within the window returns several times sooner;
+     * the price is up to this much CPU per wait while calls come quickly.
+     * Default 50; 0 = always sleep (hosts that value idle CPU most). */
+    unsigned busy_poll_us;
 } corral_options;
 
 void corral_options_default(corral_options *o);

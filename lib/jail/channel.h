@@ -104,10 +104,6 @@ struct jail_in {
     unsigned spin_us;
     int64_t last_wait_ns;   /* how long the last message took to arrive */
 };
-/* What the supervisor and its workers spin for on a turn (see spin_us). */
-#ifndef JAIL_TURN_SPIN_US
-#define JAIL_TURN_SPIN_US 50
-#endif
 /* Receives one whole message from fd into in->buf with a wall-clock
  * timeout (ms; -1 waits forever). Returns its length, 0 when the peer has
  * closed, -1 on a framing violation (a datagram larger than a fragment, a

@@ -199,6 +199,7 @@ static int zygote_request(struct jail_supervisor *s, struct jail_pending *out) {
     int on = 1;
     setsockopt(sv[0], SOL_SOCKET, SO_PASSCRED, &on, sizeof on);
     struct jail_zygote_spawn req = {.fd = sv[1], .token = ++s->next_token, .test_hook = s->test_hook,
+                                    .spin_us = s->cfg.spin_us,
                                     .prewarm = s->cfg.mode != CORRAL_ISOLATION_PROCESS};
     int rc = jail_zygote_spawn(z, &req);
     close(sv[1]);
@@ -253,7 +254,7 @@ static int spawn_direct(struct jail_supervisor *s, struct jail_proc *p, int *fd,
     jc.before_seccomp = warm_before_seccomp;
     jail_config_add_inherited_address_space(&jc);
     /* A dedicated worker holds one sandbox: a spare runtime would be waste. */
-    struct jail_worker_args args = {.fd = sv[1], .test_hook = s->test_hook,
+    struct jail_worker_args args = {.fd = sv[1], .test_hook = s->test_hook, .spin_us = s->cfg.spin_us,
                                     .prewarm = s->cfg.mode != CORRAL_ISOLATION_PROCESS};
     struct jail_report rep;
     pid_t pid = jail_spawn(jail_worker_main, &args, &jc, &rep);
@@ -312,7 +313,7 @@ static struct jail_proc *proc_spawn(struct jail_supervisor *s, const char *tenan
 static void proc_add(struct jail_supervisor *s, struct jail_proc *p, int fd) {
     p->s = s;
     p->fd = fd;
-    p->in.spin_us = JAIL_TURN_SPIN_US;
+    p->in.spin_us = s->cfg.spin_us;
     watch(s, fd, 1);
     p->next = s->procs;
     if (s->procs) s->procs->prev = p;

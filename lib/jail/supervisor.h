@@ -40,6 +40,7 @@ struct jail_supervisor_config {
     uint64_t max_worker_memory;     /* recycle once its heap passes this; 0 = 512 MiB */
     uint64_t grace_ms;              /* past a turn's CPU budget before the worker is killed; 0 = 100 */
     int epfd;                       /* an epoll set that wakes the owner's loop (or -1) */
+    unsigned spin_us;               /* busy-polling on turn sockets (struct jail_in.spin_us) */
     const struct engine_host *host; /* where upcalls go; host_data is the sandbox's */
 };
 
@@ -125,6 +126,7 @@ pid_t jail_sandbox_pid(const struct jail_sandbox *r);
 struct jail_worker_args {
     int fd;                         /* the socket to the supervisor */
     int prewarm;                    /* keep a spare runtime for the next sandbox */
+    unsigned spin_us;               /* busy-polling on its socket (struct jail_in.spin_us) */
     void (*test_hook)(uint64_t what);
     /* A runtime built before the fork (the zygote's, inherited copy-on-
      * write), handed to the first sandbox; NULL for none. */

@@ -501,7 +501,7 @@ int jail_worker_main(void *arg) {
     const struct jail_worker_args *a = arg;
     memset(&W, 0, sizeof W);
     W.fd = a->fd;
-    W.in.spin_us = JAIL_TURN_SPIN_US;
+    W.in.spin_us = a->spin_us;
     W.spare = a->spare;
     W.prewarm = a->prewarm;
     W.test_hook = a->test_hook;

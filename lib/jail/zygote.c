@@ -45,6 +45,7 @@ struct zmsg {
     int32_t status;             /* EXITED: the wait status */
     uint64_t token;
     uint64_t prewarm;           /* SPAWN */
+    uint64_t spin_us;           /* SPAWN */
     uint64_t test_hook;         /* SPAWN: a function of this same image, or 0 */
 };
 
@@ -138,6 +139,7 @@ static void worker_child(struct zygote_state *zs, int wfd, const struct zmsg *re
     struct jail_worker_args args = {
         .fd = wfd,
         .prewarm = req->prewarm != 0,
+        .spin_us = req->spin_us > 100000 ? 100000 : (unsigned)req->spin_us,
         .test_hook = (void (*)(uint64_t))(uintptr_t)req->test_hook,
         .spare = zs->spare,
     };
@@ -365,7 +367,7 @@ static int zygote_send_request(struct jail_zygote *z, const struct zmsg *m, int 
 
 int jail_zygote_spawn(struct jail_zygote *z, const struct jail_zygote_spawn *req) {
     struct zmsg m = {.kind = ZM_SPAWN, .token = req->token, .prewarm = (uint64_t)req->prewarm,
-                     .test_hook = (uint64_t)(uintptr_t)req->test_hook};
+                     .spin_us = req->spin_us, .test_hook = (uint64_t)(uintptr_t)req->test_hook};
     return zygote_send_request(z, &m, req->fd);
 }
 

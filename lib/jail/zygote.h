@@ -46,6 +46,7 @@ struct jail_zygote_spawn {
     int fd;                         /* the worker's end of its socket; the caller closes its copy */
     uint64_t token;                 /* names the child in jail_zygote_kill and exit reports */
     int prewarm;                    /* the worker keeps a spare runtime for its next sandbox */
+    unsigned spin_us;               /* the worker's busy-polling (struct jail_in.spin_us) */
     void (*test_hook)(uint64_t what); /* test builds: run by the worker on JD_HOOK */
 };
 /* Asks for a worker. The worker's first message on its socket is

@@ -160,6 +160,7 @@ int ld_box_init(corral_loader *l, corral_error *err) {
         .pool_size = l->opts.isolation_workers,
         .max_sandboxes_per_worker = l->opts.isolation_worker_sandboxes,
         .epfd = l->epfd,
+        .spin_us = l->opts.busy_poll_us,
         .host = &l->host,
     };
     l->sup = jail_supervisor_new(&cfg, err);

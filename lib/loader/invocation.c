@@ -48,6 +48,7 @@ void corral_options_default(corral_options *o) {
     o->cache_capacity = 1024;
     o->max_sandboxes = 100000;
     o->prewarm_sandboxes = 4;
+    o->busy_poll_us = 50;
 }
 
 const char *corral_outcome_name(corral_outcome o) {

@@ -212,6 +212,7 @@ struct corral_loader {
     struct idmap cache_ids;         /* hash of a get() id -> first cached worker with it */
     int closing;                    /* corral_loader_free is tearing down */
     int in_step;                    /* corral_loader_step is running */
+    double last_wait_ms;            /* how long the last sleeping wait took (busy_poll_us) */
     size_t task_count, inv_live, host_call_count;
     uint64_t next_call_id;
     struct timer_node **timers;     /* a min-heap (timers.c) */

@@ -260,6 +260,33 @@ static void run_posted(corral_loader *l) {
     }
 }
 
+/* Waits up to timeout_ms (-1: for ever) for the loop's epoll set; 1 when
+ * something is readable. While the last wait was short, it first checks
+ * without sleeping for up to busy_poll_us: a call answered within that
+ * window is picked up awake, without the wake-up a sleeping thread costs. */
+static int wait_for_events(corral_loader *l, int timeout_ms) {
+    struct epoll_event ev;
+    double spin_ms = l->opts.busy_poll_us / 1000.0;
+    double started = ld_mono_ms();
+    int n = 0;
+    if (spin_ms > 0 && l->last_wait_ms <= spin_ms) {
+        if (timeout_ms > 0 && timeout_ms < spin_ms) spin_ms = timeout_ms;
+        while ((n = epoll_wait(l->epfd, &ev, 1, 0)) == 0 && ld_mono_ms() - started < spin_ms) {}
+    }
+    if (n == 0) {
+        int left = timeout_ms;
+        if (timeout_ms > 0) {
+            double spent = ld_mono_ms() - started;
+            left = spent >= timeout_ms ? 0 : timeout_ms - (int)spent;
+        }
+        n = left != 0 ? epoll_wait(l->epfd, &ev, 1, left) : 0;
+    }
+    /* A wait that ended by its timeout (a timer falling due) was not a
+     * quick answer. */
+    l->last_wait_ms = n > 0 ? ld_mono_ms() - started : 1e9;
+    return n > 0;
+}
+
 int corral_loader_step(corral_loader *l, int timeout_ms) {
     /* Workers found dead at the end of the last step have sandboxes to
      * report: do not sleep before reporting them. */
@@ -269,10 +296,7 @@ int corral_loader_step(corral_loader *l, int timeout_ms) {
     int due = corral_loader_timeout(l);
     if (due >= 0 && (timeout_ms < 0 || due < timeout_ms)) timeout_ms = due;
     int readable = 0;
-    if (timeout_ms != 0) {
-        struct epoll_event ev;
-        readable = epoll_wait(l->epfd, &ev, 1, timeout_ms) > 0;
-    }
+    if (timeout_ms != 0) readable = wait_for_events(l, timeout_ms);
     /* Drain first, then clear the flag, then take the posted work. Cleared
      * before the drain, a wake landing between the two had its write
      * drained while its flag stayed set, so the next wake skipped its

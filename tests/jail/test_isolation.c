@@ -762,3 +762,34 @@ TEST(a_pool_worker_gives_memory_back_after_a_big_sandbox) {
     corral_loader_free(l);
 }
 #endif
+
+TEST(busy_polling_off_or_on_gives_the_same_answers) {
+    /* corral_options.busy_poll_us only decides whether a wait spins first:
+     * with it off (0) and at a large value, a capability loop in a jailed
+     * worker answers the same. */
+    const unsigned settings[] = {0, 1000};
+    for (size_t k = 0; k < 2; k++) {
+        corral_error err = {0};
+        corral_options o;
+        corral_options_default(&o);
+        CHECK_EQ_INT(o.busy_poll_us, 50);
+        o.today = "2025-06-01";
+        o.isolation = CORRAL_ISOLATION_POOL;
+        o.isolation_workers = 1;
+        o.busy_poll_us = settings[k];
+        corral_loader *l = corral_loader_new(&o, &err);
+        if (!l) {
+            CHECK_FAIL_AT("corral_loader_new: %s: %s", err.name, err.message);
+            continue;
+        }
+        corral_worker *w = load_with_cap(l,
+            "export default { async run(n, env) { let s = 0;"
+            " for (let i = 0; i < n; i++) s += (await env.HOST.echo(i))[0]; return s; } }", NULL);
+        struct res r;
+        invoke(l, w, "run", "[200]", &r);
+        CHECK_EQ_INT(r.outcome, CORRAL_OUTCOME_OK);
+        CHECK_EQ_STR(r.value, "19900");
+        corral_worker_release(w);
+        corral_loader_free(l);
+    }
+}
