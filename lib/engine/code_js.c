@@ -20,9 +20,16 @@ static int get_string(JSContext *ctx, JSValueConst obj, const char *field, char 
         corral_error_set(err, CORRAL_EINVAL, "TypeError", "WorkerCode.%s must be a string.", field);
         return -1;
     }
-    const char *s = JS_ToCString(ctx, v);
+    size_t len;
+    const char *s = JS_ToCStringLen(ctx, &len, v);
     JS_FreeValue(ctx, v);
     if (!s) return -1;
+    if (memchr(s, 0, len)) {
+        JS_FreeCString(ctx, s);
+        corral_error_set(err, CORRAL_EINVAL, "TypeError",
+                         "WorkerCode.%s must not contain the NUL character.", field);
+        return -1;
+    }
     *out = strdup(s);
     JS_FreeCString(ctx, s);
     return *out ? 0 : -1;

@@ -97,6 +97,7 @@ struct workercode *wc_clone(const struct workercode *c) {
         const struct wc_module *m = &c->modules[i];
         if (wc_add_module(n, m->name, strlen(m->name), m->type, m->source, m->len) < 0) goto fail;
     }
+    n->nul_module_name = c->nul_module_name;
     if (c->env) {
         n->env = dup_bytes(c->env, c->env_len);
         n->env_len = c->env_len;
@@ -128,13 +129,36 @@ fail:
     return NULL;
 }
 
+/* name with each NUL written as \u0000, for an error message. */
+static char *escape_nul(const char *name, size_t len) {
+    size_t nuls = 0;
+    for (size_t i = 0; i < len; i++) nuls += name[i] == 0;
+    char *out = malloc(len + nuls * 5 + 1), *o = out;
+    if (!out) return NULL;
+    for (size_t i = 0; i < len; i++) {
+        if (name[i]) {
+            *o++ = name[i];
+        } else {
+            memcpy(o, "\\u0000", 6);
+            o += 6;
+        }
+    }
+    *o = 0;
+    return out;
+}
+
 int wc_add_module(struct workercode *c, const char *name, size_t name_len, corral_module_type type,
                   const void *src, size_t len) {
     struct wc_module *m = realloc(c->modules, (c->module_count + 1) * sizeof *m);
     if (!m) return -1;
     c->modules = m;
     m = &c->modules[c->module_count];
-    m->name = strndup(name, name_len);
+    if (memchr(name, 0, name_len)) {
+        if (!c->nul_module_name) c->nul_module_name = c->module_count + 1;
+        m->name = escape_nul(name, name_len);
+    } else {
+        m->name = strndup(name, name_len);
+    }
     m->source = malloc(len + 1);
     if (!m->name || !m->source) {
         free(m->name);
@@ -293,6 +317,12 @@ int wc_validate(struct workercode *c, const corral_limits *limits, const char *t
     if (!c->main_module) {
         corral_error_set(err, CORRAL_EINVAL, "TypeError",
                          "WorkerCode is missing the required field 'mainModule'.");
+        return -1;
+    }
+    if (c->nul_module_name && c->nul_module_name <= c->module_count) {
+        corral_error_set(err, CORRAL_EINVAL, "TypeError",
+                         "Module name must not contain the NUL character. Got: %s",
+                         c->modules[c->nul_module_name - 1].name);
         return -1;
     }
     if (infer_types(c, err) < 0) return -1;

@@ -60,6 +60,11 @@ struct workercode {
     size_t tail_count;          /* tails: the last tail_count entries of env_caps */
     corral_limits limits;       /* zero = not set */
     char *tenant;
+    /* A module name held a NUL character: it is kept with each NUL written
+     * as \u0000 (a C string would end there, and "a\0b.js" would become
+     * "a"), and validation refuses the code naming it: 1 + the index of
+     * the first such module, 0 for none. */
+    size_t nul_module_name;
 };
 
 struct workercode *wc_new(void);

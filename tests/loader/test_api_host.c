@@ -838,3 +838,21 @@ TEST(code_from_json_data_base64_invalid) {
     CHECK_EQ_STR(err.name, "TypeError");
     CHECK_EQ_STR(err.message, "Module 'd.bin': 'data' must be base64 text or an array of bytes.");
 }
+
+TEST(code_from_json_nul_in_a_module_name_is_refused_by_name) {
+    /* JSON can carry "\u0000"; a C string would end there and load module
+     * "a" instead of refusing "a\0b.js". The JSON parser already refuses
+     * it in an object key, before the loader's own check. */
+    corral_loader *l = new_loader();
+    corral_error err = {0};
+    const char *j = "{\"compatibilityDate\": \"2025-06-01\", \"mainModule\": \"m.js\", \"modules\": "
+                    "{\"m.js\": \"export default {}\", \"a\\u0000b.js\": \"export default 1\"}}";
+    corral_code *c = corral_code_from_json(j, strlen(j), &err);
+    corral_worker *w = c ? corral_load(l, c, &err) : NULL;
+    CHECK(w == NULL);
+    CHECK_EQ_STR(err.name, "TypeError");
+    CHECK_CONTAINS(err.message, "NUL byte in object key not supported");
+    corral_worker_release(w);
+    corral_code_free(c);
+    corral_loader_free(l);
+}
