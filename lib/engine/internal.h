@@ -57,6 +57,12 @@ struct sandbox {
      * code that replaces the prototype's `then` cannot keep an answer from
      * being sent, or send two (sb_when_settled). */
     JSValue promise_then;
+    /* The engine's Object.prototype, compared by address only (the context
+     * holds it): an object whose prototype is this one or null is plain
+     * data, with no RpcTarget or uncloneable class in its chain, which the
+     * encoder would otherwise ask the runtime's JavaScript about. Its own
+     * prototype is immutable, so no sandbox can change what this means. */
+    void *object_proto;
     JSValue env;
     JSValue ns;                 /* main module namespace once evaluated */
     JSValue start_promise;      /* pending top-level evaluation */
@@ -133,6 +139,10 @@ void sb_drop_side_buffers(struct sandbox *sb);
  * and returns NULL. caps receives the cap list (malloc'd). */
 uint8_t *sb_encode(struct sandbox *sb, JSValueConst v, uint64_t limit, const char *limit_name,
                    size_t *len, struct wire_cap **caps, size_t *cap_count);
+/* The same for a call's arguments, as the array they would make. */
+uint8_t *sb_encode_args(struct sandbox *sb, int argc, JSValueConst *argv, uint64_t limit,
+                        const char *limit_name, size_t *len, struct wire_cap **caps,
+                        size_t *cap_count);
 /* Decodes a payload; stubs index `caps` (import indexes of this sandbox). */
 JSValue sb_decode(struct sandbox *sb, const uint8_t *p, size_t len, const uint64_t *caps,
                   size_t cap_count);

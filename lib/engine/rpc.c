@@ -51,15 +51,10 @@ static JSValue new_pending(struct sandbox *sb, uint64_t *id_out, int is_fetch) {
 JSValue sb_rpc_call(struct sandbox *sb, uint64_t target, const char *method, int argc,
                     JSValueConst *argv) {
     JSContext *ctx = sb->ctx;
-    JSValue args = JS_NewArray(ctx);
-    for (int i = 0; i < argc; i++)
-        JS_DefinePropertyValueUint32(ctx, args, (uint32_t)i, JS_DupValue(ctx, argv[i]),
-                                     JS_PROP_C_W_E);
     size_t len, ncaps;
     struct wire_cap *caps;
     uint8_t *payload =
-        sb_encode(sb, args, sb->arg_bytes, "ArgumentSizeLimitError", &len, &caps, &ncaps);
-    JS_FreeValue(ctx, args);
+        sb_encode_args(sb, argc, argv, sb->arg_bytes, "ArgumentSizeLimitError", &len, &caps, &ncaps);
     if (!payload) {
         /* Calls are asynchronous: a value that cannot cross rejects the
          * returned promise rather than throwing at the call site. */

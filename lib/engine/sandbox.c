@@ -380,6 +380,12 @@ struct sandbox *sandbox_new(const struct sandbox_config *cfg, corral_error *err)
         JS_FreeValue(ctx, cap[0]);
         JS_FreeValue(ctx, cap[1]);
         if (!JS_IsFunction(ctx, sb->promise_then)) goto js_fail;
+        JSValue o = JS_NewObject(ctx);
+        JSValue proto = JS_GetPrototype(ctx, o);
+        sb->object_proto = JS_IsObject(proto) ? JS_VALUE_GET_PTR(proto) : NULL;
+        JS_FreeValue(ctx, proto);
+        JS_FreeValue(ctx, o);
+        if (!sb->object_proto) goto js_fail;
     }
 
     JSValue native = sb_make_natives(sb);

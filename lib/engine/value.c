@@ -210,6 +210,16 @@ static int add_cap(struct enc *e, uint8_t kind, uint8_t flags, uint64_t id) {
 
 static int enc_value(struct enc *e, JSValueConst v);
 
+/* Prototype Object.prototype or null (see struct sandbox.object_proto).
+ * Proxies never get here, so reading the prototype runs no code. */
+static int is_plain_object(struct enc *e, JSValueConst v) {
+    JSValue proto = JS_GetPrototype(e->ctx, v);
+    int plain = JS_IsNull(proto) ||
+                (JS_IsObject(proto) && JS_VALUE_GET_PTR(proto) == e->sb->object_proto);
+    JS_FreeValue(e->ctx, proto);
+    return plain;
+}
+
 static int enc_string(struct enc *e, JSValueConst v) {
     size_t len;
     const char *s = JS_ToCStringLen2(e->ctx, &len, v, 1);
@@ -549,6 +559,8 @@ static int enc_object(struct enc *e, JSValueConst v) {
         JS_FreeValue(ctx, flat);
     } else if (JS_IsError(ctx, v)) {
         r = enc_error(e, v);
+    } else if (is_plain_object(e, v)) {
+        r = enc_props(e, v, NULL);
     } else {
         JSValue is_target;
         if (call_api(e, "isRpcTarget", v, &is_target) < 0) return -1;
@@ -599,8 +611,33 @@ static int enc_value(struct enc *e, JSValueConst v) {
     return r;
 }
 
-uint8_t *sb_encode(struct sandbox *sb, JSValueConst v, uint64_t limit, const char *limit_name,
-                   size_t *len, struct wire_cap **caps, size_t *cap_count) {
+/* A call's arguments, encoded as the array they would make, without
+ * building that array in the sandbox: numbered for back-references and
+ * nested one level, as enc_object numbers and nests an array. */
+struct arg_list {
+    int argc;
+    JSValueConst *argv;
+};
+
+static int enc_arg_list(struct enc *e, const struct arg_list *a) {
+    e->next_index++;
+    e->depth++;
+    if (wire_put_array_begin(&e->buf, (uint64_t)a->argc) < 0) return -1;
+    for (int i = 0; i < a->argc; i++) {
+        size_t saved = e->path_len;
+        path_push_index(e, (uint64_t)i);
+        int r = enc_value(e, a->argv[i]);
+        e->path_len = saved;
+        e->path[saved] = 0;
+        if (r < 0) return -1;
+    }
+    e->depth--;
+    return 0;
+}
+
+static uint8_t *encode(struct sandbox *sb, JSValueConst v, const struct arg_list *args,
+                       uint64_t limit, const char *limit_name, size_t *len, struct wire_cap **caps,
+                       size_t *cap_count) {
     struct enc e;
     memset(&e, 0, sizeof e);
     e.sb = sb;
@@ -608,7 +645,7 @@ uint8_t *sb_encode(struct sandbox *sb, JSValueConst v, uint64_t limit, const cha
     e.limit_name = limit_name;
     wire_buf_init(&e.buf, limit ? (size_t)limit : 0);
     int r = wire_put_header(&e.buf);
-    if (r == 0) r = enc_value(&e, v);
+    if (r == 0) r = args ? enc_arg_list(&e, args) : enc_value(&e, v);
     if (r == 0 && e.buf.status) r = e.buf.status;
     free(e.seen.keys);
     free(e.seen.vals);
@@ -634,6 +671,18 @@ uint8_t *sb_encode(struct sandbox *sb, JSValueConst v, uint64_t limit, const cha
     *caps = e.caps;
     *cap_count = e.cap_count;
     return wire_buf_take(&e.buf, len);
+}
+
+uint8_t *sb_encode(struct sandbox *sb, JSValueConst v, uint64_t limit, const char *limit_name,
+                   size_t *len, struct wire_cap **caps, size_t *cap_count) {
+    return encode(sb, v, NULL, limit, limit_name, len, caps, cap_count);
+}
+
+uint8_t *sb_encode_args(struct sandbox *sb, int argc, JSValueConst *argv, uint64_t limit,
+                        const char *limit_name, size_t *len, struct wire_cap **caps,
+                        size_t *cap_count) {
+    struct arg_list a = {argc < 0 ? 0 : argc, argv};
+    return encode(sb, JS_UNDEFINED, &a, limit, limit_name, len, caps, cap_count);
 }
 
 /* ---- decoding ------------------------------------------------------------ */
