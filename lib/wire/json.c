@@ -684,12 +684,62 @@ static int encode_json(struct wire_buf *b, json_t *v, size_t depth) {
     }
 }
 
+static int json_space(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; }
+
+/* A lone integer of up to 15 digits (exact as a double), true, false or
+ * null: what a host callback most often returns, encoded without building
+ * a JSON tree. Anything else, "-0" included (a float), goes to the full
+ * parser. Returns the payload, or NULL to fall through. */
+static uint8_t *scalar_fast(const char *s, size_t n, size_t max_bytes, size_t *out_len, int *rc) {
+    while (n && json_space(*s)) s++, n--;
+    while (n && json_space(s[n - 1])) n--;
+    struct wire_buf b;
+    if (n == 4 && memcmp(s, "null", 4) == 0) {
+        wire_buf_init(&b, max_bytes);
+        wire_put_header(&b);
+        wire_put_null(&b);
+    } else if ((n == 4 && memcmp(s, "true", 4) == 0) || (n == 5 && memcmp(s, "false", 5) == 0)) {
+        wire_buf_init(&b, max_bytes);
+        wire_put_header(&b);
+        wire_put_bool(&b, n == 4);
+    } else {
+        size_t i = n && s[0] == '-';
+        size_t digits = n - i;
+        if (!digits || digits > 15 || (s[i] == '0' && (digits > 1 || i))) return NULL;
+        int64_t v = 0;
+        for (size_t k = i; k < n; k++) {
+            if (s[k] < '0' || s[k] > '9') return NULL;
+            v = v * 10 + (s[k] - '0');
+        }
+        wire_buf_init(&b, max_bytes);
+        wire_put_header(&b);
+        wire_put_number(&b, (double)(i ? -v : v));
+    }
+    *rc = b.status;
+    uint8_t *out = wire_buf_take(&b, out_len);
+    if (*rc != WIRE_OK) {
+        free(out);
+        return NULL;
+    }
+    return out;
+}
+
 uint8_t *wire_from_json(const char *json, size_t json_len, size_t max_bytes, size_t *out_len,
                         int *status, char *err, size_t err_size) {
     json_error_t jerr;
     uint8_t *out = NULL;
     int rc;
     if (out_len) *out_len = 0;
+    size_t fast_len = 0;
+    rc = WIRE_OK;
+    if (json && (out = scalar_fast(json, json_len, max_bytes, &fast_len, &rc)) != NULL) {
+        if (out_len) *out_len = fast_len;
+        goto out;
+    }
+    if (rc != WIRE_OK) {
+        if (err && err_size) snprintf(err, err_size, "%s", wire_status_message(rc));
+        goto out;
+    }
     /* Numbers as doubles: JSON.parse has no integers either, and jansson
      * would otherwise refuse integers beyond int64. */
     json_t *root = json_loadb(json ? json : "", json ? json_len : 0,

@@ -515,3 +515,38 @@ TEST(json_allocation_failure_everywhere) {
     json_set_alloc_funcs(malloc, free);
     wire_buf_free(&b);
 }
+
+TEST(from_json_scalar_fast_path_matches_the_parser) {
+    /* Lone integers, true, false and null skip the JSON tree; each must
+     * encode to exactly what the full parser gives the same value inside
+     * an array (whose payload is the header, ARRAY, a count of 1, then the
+     * element). Near misses must still go to the parser and stay right. */
+    const char *cases[] = {"0", "7", "-7", "  42\n", "123456789012345", "-123456789012345",
+                           "1234567890123456", "-0", "007", "1.0", "1e3", "-",
+                           "true", " false ", "null", "nul", "truex", "+1", "0x10", "١"};
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        size_t n1 = 0, n2 = 0;
+        int s1 = 99, s2 = 99;
+        char wrapped[64];
+        snprintf(wrapped, sizeof wrapped, "[%s]", cases[i]);
+        uint8_t *lone = wire_from_json(cases[i], strlen(cases[i]), 0, &n1, &s1, NULL, 0);
+        uint8_t *arr = wire_from_json(wrapped, strlen(wrapped), 0, &n2, &s2, NULL, 0);
+        if (!arr) {
+            if (lone) CHECK_FAIL_AT("'%s' encoded alone but not in an array", cases[i]);
+            CHECK(s1 != WIRE_OK);
+        } else if (!lone) {
+            CHECK_FAIL_AT("'%s' refused alone (status %d) but encoded in an array", cases[i], s1);
+        } else if (!(n2 == n1 + 2 && memcmp(lone + 1, arr + 3, n1 - 1) == 0 && lone[0] == arr[0])) {
+            CHECK_FAIL_AT("'%s' encodes differently alone", cases[i]);
+        }
+        free(lone);
+        free(arr);
+    }
+    /* the byte limit applies on the fast path too, and empty text is no value */
+    size_t n;
+    int status;
+    CHECK(wire_from_json("  ", 2, 0, &n, &status, NULL, 0) == NULL);
+    CHECK_EQ_INT(status, WIRE_ERR_MALFORMED);
+    CHECK(wire_from_json("12345", 5, 2, &n, &status, NULL, 0) == NULL);
+    CHECK_EQ_INT(status, WIRE_ERR_TOO_LARGE);
+}
