@@ -8,6 +8,11 @@
  * functions. What was accepted must re-encode to a payload that is itself
  * accepted, and re-encoding that must give the same bytes again (the
  * canonical form is a fixed point). Any broken promise aborts.
+ *
+ * The same bytes are also read as JSON text (wire_from_json, which hosts
+ * and upstream results feed): what it accepts must be a valid payload, and
+ * must encode exactly as the same value inside an array does, which holds
+ * its scalar fast path to the full parser.
  */
 #include <jansson.h>
 #include <stdint.h>
@@ -252,6 +257,31 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         REQUIRE(j != NULL || json_error_code(&err) == json_error_null_byte_in_key);
         json_decref(j);
         free(json);
+    }
+
+    /* The input as JSON text: a payload wire_from_json makes must be
+     * valid, and what it accepts alone (its scalar fast path included) must
+     * encode exactly as the same value inside an array: the header, ARRAY,
+     * a count of 1, then the element. */
+    size_t n1 = 0, n2 = 0;
+    int s1 = 1, s2 = 1;
+    uint8_t *lone = wire_from_json((const char *)data, size, 1 << 20, &n1, &s1, NULL, 0);
+    REQUIRE((lone != NULL) == (s1 == WIRE_OK));
+    if (lone) {
+        REQUIRE(wire_validate(lone, n1, NULL) == WIRE_OK);
+        char *wrapped = malloc(size + 3);
+        if (wrapped) {
+            wrapped[0] = '[';
+            if (size) memcpy(wrapped + 1, data, size);
+            wrapped[size + 1] = ']';
+            uint8_t *arr = wire_from_json(wrapped, size + 2, (1 << 20) + 8, &n2, &s2, NULL, 0);
+            /* One more level of nesting may pass a depth limit. */
+            if (!arr) REQUIRE(s2 == WIRE_ERR_TOO_DEEP);
+            else REQUIRE(n2 == n1 + 2 && arr[0] == lone[0] && memcmp(arr + 3, lone + 1, n1 - 1) == 0);
+            free(arr);
+            free(wrapped);
+        }
+        free(lone);
     }
     return 0;
 }
