@@ -192,6 +192,12 @@ uint64_t engine_thread_cpu_ns_cheap(void);
 /* CPU time since `start` (a reading of either function), never negative:
  * an estimate may run ahead of a later real reading. */
 uint64_t engine_thread_cpu_since(uint64_t start);
+/* Drops this thread's last reading. A forked child calls it before its
+ * first turn: its CPU clock starts again from zero, and an estimate built
+ * on the parent's reading would push its deadlines out by the parent's CPU
+ * time. (A fork takes far longer than the 5 µs an estimate may span, so
+ * this is a second guard, not the only one.) */
+void engine_thread_cpu_forget(void);
 
 /* Builds the wire payload of an Error value: {name, message, stack?}. */
 uint8_t *engine_error_payload(const char *name, const char *message, const char *stack,

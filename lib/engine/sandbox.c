@@ -66,6 +66,8 @@ uint64_t engine_thread_cpu_ns_cheap(void) {
     return engine_thread_cpu_ns();
 }
 
+void engine_thread_cpu_forget(void) { memset(&cpu_reading, 0, sizeof cpu_reading); }
+
 uint64_t engine_thread_cpu_since(uint64_t start) {
     uint64_t now = engine_thread_cpu_ns_cheap();
     return now > start ? now - start : 0;

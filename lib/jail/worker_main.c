@@ -500,6 +500,7 @@ struct sandbox *jail_worker_prepare_spare(void) {
 int jail_worker_main(void *arg) {
     const struct jail_worker_args *a = arg;
     memset(&W, 0, sizeof W);
+    engine_thread_cpu_forget();
     W.fd = a->fd;
     W.in.spin_us = a->spin_us;
     W.spare = a->spare;
