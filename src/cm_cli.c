@@ -29,7 +29,23 @@ const char cm_cli_help[] =
     "                           (inside corral itself, the weaker choice); default: the\n"
     "                           library's (docs/jail.md)\n"
     "  --tenant KEY             the tenant key programs run under; with --isolation\n"
-    "                           tenant, each key gets worker processes of its own\n";
+    "                           tenant, each key gets worker processes of its own\n"
+    "  --busy-poll-us N         before a wait may sleep, keep checking for up to N µs\n"
+    "                           while answers come that fast (default 50; 0 = never):\n"
+    "                           less latency per tool call, more CPU\n";
+
+int cm_cli_busy_poll(const char *cmd, const char *arg, unsigned *out) {
+    char *end;
+    errno = 0;
+    unsigned long v = strtoul(arg, &end, 10);
+    if (errno || *end || end == arg || arg[0] == '-' || v > CM_CLI_BUSY_POLL_MAX) {
+        fprintf(stderr, "corral %s: --busy-poll-us takes a whole number of µs from 0 to %d, got '%s'\n",
+                cmd, CM_CLI_BUSY_POLL_MAX, arg);
+        return -1;
+    }
+    *out = (unsigned)v;
+    return 0;
+}
 
 static int add(const char **list, size_t *n, const char *v, const char *cmd, const char *what) {
     if (*n >= CM_CLI_MAX_LIST) {
@@ -58,6 +74,10 @@ int cm_cli_take(struct cm_cli *o, int c, const char *arg) {
         o->isolation = (corral_isolation)mode;
         return 1;
     }
+    case CM_OPT_BUSY_POLL:
+        if (cm_cli_busy_poll(o->cmd, arg, &o->busy_poll_us) < 0) return -1;
+        o->busy_poll_set = 1;
+        return 1;
     case CM_OPT_TENANT:
         if (!*arg) {
             fprintf(stderr, "corral %s: --tenant takes a non-empty key\n", o->cmd);
@@ -108,6 +128,7 @@ corral_mcp *cm_cli_service(struct cm_cli *o, corral_loader **loader) {
     corral_options lo;
     corral_options_default(&lo);
     lo.isolation = o->isolation;
+    if (o->busy_poll_set) lo.busy_poll_us = o->busy_poll_us;
     corral_loader *l = corral_loader_new(&lo, &err);
     if (!l) {
         fprintf(stderr, "corral %s: %s: %s\n", o->cmd, err.name, err.message);

@@ -25,6 +25,8 @@ struct cm_cli {
     unsigned long long call_timeout_ms;
     corral_isolation isolation;         /* 0: the library's default */
     const char *tenant;                 /* NULL: none */
+    int busy_poll_set;                  /* --busy-poll-us given */
+    unsigned busy_poll_us;
 };
 
 /* getopt_long values of the shared options; commands number theirs from
@@ -32,7 +34,7 @@ struct cm_cli {
 enum {
     CM_OPT_UPSTREAM = 256, CM_OPT_CONFIG, CM_OPT_OPENAPI, CM_OPT_BASE_URL, CM_OPT_HEADER,
     CM_OPT_TIMEOUT, CM_OPT_CPU, CM_OPT_MEM, CM_OPT_CALLS, CM_OPT_CALL_TIMEOUT, CM_OPT_ISOLATION,
-    CM_OPT_TENANT, CM_OPT_END
+    CM_OPT_TENANT, CM_OPT_BUSY_POLL, CM_OPT_END
 };
 
 #define CM_CLI_LONG_OPTIONS                                                                   \
@@ -46,7 +48,8 @@ enum {
         {"max-calls", required_argument, 0, CM_OPT_CALLS},                                    \
         {"call-timeout-ms", required_argument, 0, CM_OPT_CALL_TIMEOUT},                       \
         {"isolation", required_argument, 0, CM_OPT_ISOLATION},                                \
-        {"tenant", required_argument, 0, CM_OPT_TENANT}
+        {"tenant", required_argument, 0, CM_OPT_TENANT},                                      \
+        {"busy-poll-us", required_argument, 0, CM_OPT_BUSY_POLL}
 
 /* The shared part of a command's --help. */
 extern const char cm_cli_help[];
@@ -55,6 +58,11 @@ extern const char cm_cli_help[];
  * when it was a shared option, 0 when it is the command's own, -1 (after a
  * message on stderr) when its value is bad. */
 int cm_cli_take(struct cm_cli *o, int c, const char *arg);
+
+/* Parses --busy-poll-us (corral_options.busy_poll_us): 0 to 100000. Returns
+ * 0, or -1 after a message naming `cmd` on stderr. Also used by `corral run`. */
+int cm_cli_busy_poll(const char *cmd, const char *arg, unsigned *out);
+#define CM_CLI_BUSY_POLL_MAX 100000
 
 /* A loader and a started service. NULL after a message on stderr. */
 corral_mcp *cm_cli_service(struct cm_cli *o, corral_loader **loader);

@@ -17,6 +17,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "cm_cli.h"
 #include "corral.h"
 #include "tool.h"
 
@@ -53,7 +54,9 @@ static void run_usage(FILE *f) {
             "                            process (jailed worker processes; docs/jail.md),\n"
             "                            or inline (inside this process, no jail)\n"
             "  --tenant KEY              the code's tenant key (--isolation tenant keeps\n"
-            "                            tenants in separate worker processes)\n");
+            "                            tenants in separate worker processes)\n"
+            "  --busy-poll-us N          before a wait may sleep, keep checking for up to N µs\n"
+            "                            while answers come that fast (default 50; 0 = never)\n");
 }
 
 struct buf {
@@ -243,7 +246,7 @@ static int parse_u64(const char *s, uint64_t *out) {
 
 int tool_run(int argc, char **argv) {
     enum { O_REQUEST = 256, O_HEADER, O_DATA, O_CALL, O_ARGS, O_ENTRY, O_JSON, O_CPU, O_WALL,
-           O_MEM, O_VAR, O_NET, O_LOADER, O_DATE, O_ISOLATION, O_TENANT, O_HELP };
+           O_MEM, O_VAR, O_NET, O_LOADER, O_DATE, O_ISOLATION, O_TENANT, O_BUSY_POLL, O_HELP };
     static const struct option opts[] = {
         {"request", required_argument, 0, O_REQUEST}, {"header", required_argument, 0, O_HEADER},
         {"data", required_argument, 0, O_DATA},       {"call", required_argument, 0, O_CALL},
@@ -254,6 +257,7 @@ int tool_run(int argc, char **argv) {
         {"loader", required_argument, 0, O_LOADER},   {"compatibility-date", required_argument, 0, O_DATE},
         {"isolation", required_argument, 0, O_ISOLATION},
         {"tenant", required_argument, 0, O_TENANT},
+        {"busy-poll-us", required_argument, 0, O_BUSY_POLL},
         {"help", no_argument, 0, O_HELP},             {0, 0, 0, 0}};
     const char *request = "GET /", *data = NULL, *call = NULL, *args = "[]", *entry = NULL;
     const char *config = NULL, *date = NULL, *loader_name = NULL, *tenant = NULL;
@@ -329,6 +333,12 @@ int tool_run(int argc, char **argv) {
             break;
         }
         case O_TENANT: tenant = optarg; break;
+        case O_BUSY_POLL:
+            if (cm_cli_busy_poll("run", optarg, &lo.busy_poll_us) < 0) {
+                json_decref(vars);
+                return 2;
+            }
+            break;
         case O_HELP:
         case 'h': run_usage(stdout); json_decref(vars); return 0;
         default: run_usage(stderr); json_decref(vars); return 2;

@@ -1,5 +1,5 @@
 #!/bin/sh
-# `corral exec` and `corral mcp` with --isolation and --tenant: a program
+# `corral exec` and `corral mcp` with --isolation, --tenant and --busy-poll-us: a program
 # gives the same answer in every mode (jailed worker processes included),
 # and a bad mode or an empty tenant key is a usage error (exit 2) that names
 # the value and what is allowed. Prints "cases: N passed, N failed".
@@ -64,6 +64,14 @@ check "exec error process" 1 '{"error":"no luck","logs":[]}' "" exec --isolation
 check "exec cpu limit process" 1 '{"error":"The worker exceeded its CPU time limit of 300 ms.","logs":[]}' "" \
     exec --isolation process --cpu-ms 300 'for (;;) {}'
 
+# Busy-polling changes latency only: the same answer with it off and high,
+# and `corral run` takes the option too.
+for us in 0 5000; do
+    check "exec --busy-poll-us $us" 0 "$INLINE" "" exec --busy-poll-us "$us" "$PROG"
+done
+check "run --busy-poll-us 0" 0 - "" run --busy-poll-us 0 tests/js/badinput/nul_in_names.js
+check "run --busy-poll-us bad" 2 "" "corral run: --busy-poll-us takes a whole number of µs from 0 to 100000, got 'x'" run --busy-poll-us x tests/js/badinput/nul_in_names.js
+
 # Usage errors: exit 2, the bad value and the allowed ones named.
 for cmd in exec mcp; do
     check "$cmd --isolation bogus" 2 "" "corral $cmd: --isolation takes inline, pool, tenant or process, got 'bogus'" \
@@ -71,9 +79,15 @@ for cmd in exec mcp; do
     check "$cmd --isolation empty" 2 "" "corral $cmd: --isolation takes inline, pool, tenant or process, got ''" \
         $cmd --isolation '' 'return 1'
     check "$cmd --tenant empty" 2 "" "corral $cmd: --tenant takes a non-empty key" $cmd --tenant '' 'return 1'
+    for bad in -1 100001 5x ''; do
+        check "$cmd --busy-poll-us '$bad'" 2 "" \
+            "corral $cmd: --busy-poll-us takes a whole number of µs from 0 to 100000, got '$bad'" \
+            $cmd --busy-poll-us "$bad" 'return 1'
+    done
     check "$cmd --help" 0 - "" $cmd --help
-    grep -qF -- '--isolation MODE' "$OUT" && grep -qF -- '--tenant KEY' "$OUT" && passed=$((passed + 1)) || {
-        echo "FAIL $cmd --help does not document --isolation and --tenant"
+    grep -qF -- '--isolation MODE' "$OUT" && grep -qF -- '--tenant KEY' "$OUT" &&
+        grep -qF -- '--busy-poll-us N' "$OUT" && passed=$((passed + 1)) || {
+        echo "FAIL $cmd --help does not document --isolation, --tenant and --busy-poll-us"
         failed=$((failed + 1))
     }
 done
