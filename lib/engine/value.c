@@ -177,13 +177,9 @@ static void path_append(struct enc *e, const char *a, size_t alen, const char *b
 static void path_push_key(struct enc *e, const char *k) { path_append(e, ".", 1, k, strlen(k), "", 0); }
 
 static void path_push_index(struct enc *e, uint64_t i) {
-    char digits[24];
-    size_t n = sizeof digits;
-    do {
-        digits[--n] = (char)('0' + i % 10);
-        i /= 10;
-    } while (i);
-    path_append(e, "[", 1, digits + n, sizeof digits - n, "]", 1);
+    char buf[WIRE_U64_DIGITS];
+    char *digits = wire_u64_digits(i, buf);
+    path_append(e, "[", 1, digits, (size_t)(buf + sizeof buf - digits), "]", 1);
 }
 
 static int enc_fail(struct enc *e, const char *what) {

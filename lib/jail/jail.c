@@ -225,6 +225,24 @@ void jail_give_back_memory(size_t above) {
     malloc_trim(0);
 }
 
+int jail_reap(pid_t pid, int wait_first) {
+    int st = -1;
+    if (pid <= 0) return -1;
+    for (int i = 0; wait_first && i < 200; i++) {
+        pid_t r = waitpid(pid, &st, WNOHANG);
+        if (r == pid) return st;
+        if (r < 0 && errno != EINTR) return -1;
+        struct timespec ts = {0, 1000000};
+        nanosleep(&ts, NULL);
+    }
+    kill(pid, SIGKILL);
+    for (;;) {
+        pid_t r = waitpid(pid, &st, 0);
+        if (r == pid) return st;
+        if (r < 0 && errno != EINTR) return -1;
+    }
+}
+
 static const char *signal_cause(int sig) {
     switch (sig) {
     case SIGSYS: return "a forbidden system call";

@@ -156,6 +156,13 @@ void jail_settle_libc(void);
  * than `above` bytes of it (0: always). Safe under the worker filter. */
 void jail_give_back_memory(size_t above);
 
+/* Reaps a jailed process started by jail_spawn (the pid it returned) and
+ * returns its wait status, or -1. `wait_first`: it is known to be on its
+ * way out (its socket closed), so give it up to 200 ms to end by itself,
+ * and its status is its own rather than our SIGKILL; otherwise, or after
+ * that, it is killed. */
+int jail_reap(pid_t pid, int wait_first); /* pid <= 0: nothing to reap, -1 */
+
 /* Says how a process ended, from a wait status, for logs and errors:
  * "signal 31, SIGSYS: a forbidden system call" or "exit status 125 (its
  * jail failed)"; a negative status reads "status unknown". Returns buf. */

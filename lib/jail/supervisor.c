@@ -261,10 +261,7 @@ static int spawn_direct(struct jail_supervisor *s, struct jail_proc *p, int *fd,
     int spawn_errno = errno;
     close(sv[1]);
     if (pid < 0 || !rep.ok) {
-        if (pid > 0) {
-            kill(pid, SIGKILL);
-            while (waitpid(pid, NULL, 0) < 0 && errno == EINTR) {}
-        }
+        jail_reap(pid, 0);
         close(sv[0]);
         if (pid < 0)
             corral_error_set(err, CORRAL_EBUSY, "Error", "Could not start a worker process: %s",
@@ -329,29 +326,6 @@ int jail_supervisor_adopt(struct jail_supervisor *s, int fd) {
     return 0;
 }
 
-/* Waits for the keeper's exit status: a worker whose socket closed is on
- * its way out, but one that closed the socket and kept running is killed
- * after a short wait. */
-static int reap(pid_t pid, int wait_first) {
-    int st = 0;
-    if (pid <= 0) return -1; /* adopted: its starter reaps it */
-    if (wait_first) {
-        for (int i = 0; i < 200; i++) {
-            pid_t r = waitpid(pid, &st, WNOHANG);
-            if (r == pid) return st;
-            if (r < 0 && errno != EINTR) return -1;
-            struct timespec ts = {0, 1000000};
-            nanosleep(&ts, NULL);
-        }
-    }
-    kill(pid, SIGKILL);
-    for (;;) {
-        pid_t r = waitpid(pid, &st, 0);
-        if (r == pid) return st;
-        if (r < 0 && errno != EINTR) return -1;
-    }
-}
-
 /* Exit reports from the zygote: the one being waited for, or one kept on
  * its worker for when that worker's socket is seen closing. */
 struct status_wait {
@@ -403,7 +377,9 @@ static void proc_end(struct jail_proc *p, enum end_why why, const char *detail) 
     struct jail_supervisor *s = p->s;
     watch(s, p->fd, 0);
     close(p->fd);
-    int st = p->token ? reap_zygote_child(p, why == END_DIED) : reap(p->pid, why == END_DIED);
+    /* jail_reap leaves a pid of 0 (a worker adopted from elsewhere) to its
+     * starter. */
+    int st = p->token ? reap_zygote_child(p, why == END_DIED) : jail_reap(p->pid, why == END_DIED);
     char msg[256];
     if (why == END_VIOLATION) {
         snprintf(msg, sizeof msg,

@@ -292,10 +292,7 @@ struct jail_zygote *jail_zygote_start(corral_error *err) {
     int spawn_errno = errno;
     close(sv[1]);
     if (pid < 0 || !z->report.ok) {
-        if (pid > 0) {
-            kill(pid, SIGKILL);
-            while (waitpid(pid, NULL, 0) < 0 && errno == EINTR) {}
-        }
+        jail_reap(pid, 0);
         close(sv[0]);
         if (pid < 0)
             corral_error_set(err, CORRAL_EBUSY, "Error", "Could not start the zygote: %s",
@@ -320,16 +317,7 @@ int jail_zygote_free(struct jail_zygote *z, int died) {
      * is stuck, and the keeper passes it on. One that died is given a
      * moment for its keeper to follow, so the status is its own and not
      * our kill. */
-    int st = -1;
-    pid_t r = 0;
-    for (int i = 0; i < (died ? 200 : 1) && (r = waitpid(z->pid, &st, WNOHANG)) == 0; i++) {
-        struct timespec ts = {0, 1000000};
-        if (died) nanosleep(&ts, NULL);
-    }
-    if (r != z->pid) {
-        kill(z->pid, SIGKILL);
-        while (waitpid(z->pid, &st, 0) < 0 && errno == EINTR) {}
-    }
+    int st = jail_reap(z->pid, died);
     free(z);
     return st;
 }

@@ -604,9 +604,11 @@ static void h_send(void *host, struct sandbox *sb, const struct wire_msg *m) {
     struct invocation *inv = current_inv(w, sb);
     uint64_t invocation = inv ? inv->id : 0;
     struct cref *target = ld_import_get(w, m->target);
+    /* As "%.*s" would print it (up to a NUL), without printf on every call. */
     char method[1100];
-    size_t method_len = m->name ? strnlen(m->name, m->name_len < sizeof method ? m->name_len : sizeof method - 1) : 0;
-    memcpy(method, m->name ? m->name : "", method_len);
+    size_t method_max = m->name_len < sizeof method ? m->name_len : sizeof method - 1;
+    size_t method_len = m->name ? strnlen(m->name, method_max) : 0;
+    if (method_len) memcpy(method, m->name, method_len);
     method[method_len] = 0;
     if (inv && target && target->kind == CREF_CAPABILITY && ++inv->calls > inv->limits.calls) {
         struct call_rec *c = ld_call_from(l, w, m->id);

@@ -497,15 +497,10 @@ static void print_str(struct wire_buf *b, const char *s, size_t n) {
  * by the same thresholds (1e21 and 1e-7). */
 /* Most numbers that cross are small integers: their digits without printf. */
 static int print_integer(struct wire_buf *b, long long v) {
-    char buf[24];
-    size_t n = sizeof buf;
-    unsigned long long u = v < 0 ? 0ull - (unsigned long long)v : (unsigned long long)v;
-    do {
-        buf[--n] = (char)('0' + u % 10);
-        u /= 10;
-    } while (u);
-    if (v < 0) buf[--n] = '-';
-    return wire_put_raw(b, buf + n, sizeof buf - n);
+    char buf[1 + WIRE_U64_DIGITS];
+    char *p = wire_u64_digits(v < 0 ? 0ull - (unsigned long long)v : (unsigned long long)v, buf + 1);
+    if (v < 0) *--p = '-';
+    return wire_put_raw(b, p, (size_t)(buf + sizeof buf - p));
 }
 
 static void print_number(struct wire_buf *b, double d) {
@@ -693,28 +688,30 @@ static int json_space(char c) { return c == ' ' || c == '\t' || c == '\n' || c =
 static uint8_t *scalar_fast(const char *s, size_t n, size_t max_bytes, size_t *out_len, int *rc) {
     while (n && json_space(*s)) s++, n--;
     while (n && json_space(s[n - 1])) n--;
-    struct wire_buf b;
+    enum { NUL_LITERAL, BOOLEAN, INTEGER } kind;
+    int64_t v = 0;
     if (n == 4 && memcmp(s, "null", 4) == 0) {
-        wire_buf_init(&b, max_bytes);
-        wire_put_header(&b);
-        wire_put_null(&b);
+        kind = NUL_LITERAL;
     } else if ((n == 4 && memcmp(s, "true", 4) == 0) || (n == 5 && memcmp(s, "false", 5) == 0)) {
-        wire_buf_init(&b, max_bytes);
-        wire_put_header(&b);
-        wire_put_bool(&b, n == 4);
+        kind = BOOLEAN;
+        v = n == 4;
     } else {
         size_t i = n && s[0] == '-';
         size_t digits = n - i;
         if (!digits || digits > 15 || (s[i] == '0' && (digits > 1 || i))) return NULL;
-        int64_t v = 0;
         for (size_t k = i; k < n; k++) {
             if (s[k] < '0' || s[k] > '9') return NULL;
             v = v * 10 + (s[k] - '0');
         }
-        wire_buf_init(&b, max_bytes);
-        wire_put_header(&b);
-        wire_put_number(&b, (double)(i ? -v : v));
+        kind = INTEGER;
+        if (i) v = -v;
     }
+    struct wire_buf b;
+    wire_buf_init(&b, max_bytes);
+    wire_put_header(&b);
+    if (kind == NUL_LITERAL) wire_put_null(&b);
+    else if (kind == BOOLEAN) wire_put_bool(&b, (int)v);
+    else wire_put_number(&b, (double)v);
     *rc = b.status;
     uint8_t *out = wire_buf_take(&b, out_len);
     if (*rc != WIRE_OK) {

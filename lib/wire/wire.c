@@ -19,6 +19,15 @@
 
 #include "wire/wire_internal.h"
 
+char *wire_u64_digits(uint64_t v, char buf[WIRE_U64_DIGITS]) {
+    char *p = buf + WIRE_U64_DIGITS;
+    do {
+        *--p = (char)('0' + v % 10);
+        v /= 10;
+    } while (v);
+    return p;
+}
+
 const char *wire_status_message(int status) {
     switch (status) {
     case WIRE_OK: return "ok";

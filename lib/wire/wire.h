@@ -88,6 +88,12 @@ enum wire_status {
 /* A human-readable name for a status, e.g. "truncated input". Static. */
 const char *wire_status_message(int status);
 
+/* The decimal digits of v, written at the end of buf (20 bytes hold any
+ * uint64_t; no NUL); returns where they start. For the numbers a message
+ * is full of (indexes, integers), where printf would dominate. */
+#define WIRE_U64_DIGITS 20
+char *wire_u64_digits(uint64_t v, char buf[WIRE_U64_DIGITS]);
+
 /* ---- writing ------------------------------------------------------------- */
 
 /* A growable output buffer with a byte ceiling. Every put function returns

@@ -815,3 +815,14 @@ TEST(status_messages) {
     CHECK_EQ_STR(wire_status_message(WIRE_ERR_TRUNCATED), "truncated input");
     CHECK_CONTAINS(wire_status_message(-99), "unknown");
 }
+
+TEST(u64_digits_cover_the_whole_range) {
+    char buf[WIRE_U64_DIGITS];
+    const struct { uint64_t v; const char *text; } cases[] = {
+        {0, "0"}, {7, "7"}, {10, "10"}, {18446744073709551615ull, "18446744073709551615"}};
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char *p = wire_u64_digits(cases[i].v, buf);
+        size_t n = (size_t)(buf + sizeof buf - p);
+        CHECK(n == strlen(cases[i].text) && memcmp(p, cases[i].text, n) == 0);
+    }
+}
