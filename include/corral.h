@@ -128,6 +128,9 @@ typedef enum corral_isolation {
 /* "inline", "pool", "tenant", "process"; -1 for anything else. */
 int corral_isolation_parse(const char *name);
 
+/* The most corral_options.busy_poll_us may ask for: 0.1 s. */
+#define CORRAL_BUSY_POLL_MAX_US 100000
+
 typedef struct corral_options {
     corral_limits limits;       /* loader-wide defaults; zero fields take built-in defaults */
     size_t cache_capacity;      /* workers kept by corral_get() ids; LRU beyond. Default 1024 */
@@ -152,7 +155,8 @@ typedef struct corral_options {
      * sleeping thread costs tens of µs on virtual machines, so a capability
      * or tool call answered within the window returns several times sooner;
      * the price is up to this much CPU per wait while calls come quickly.
-     * Default 50; 0 = always sleep (hosts that value idle CPU most). */
+     * Default 50; 0 = always sleep (hosts that value idle CPU most); at
+     * most CORRAL_BUSY_POLL_MAX_US (more is taken as that). */
     unsigned busy_poll_us;
 } corral_options;
 

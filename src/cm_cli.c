@@ -38,9 +38,9 @@ int cm_cli_busy_poll(const char *cmd, const char *arg, unsigned *out) {
     char *end;
     errno = 0;
     unsigned long v = strtoul(arg, &end, 10);
-    if (errno || *end || end == arg || arg[0] == '-' || v > CM_CLI_BUSY_POLL_MAX) {
+    if (errno || *end || end == arg || arg[0] == '-' || v > CORRAL_BUSY_POLL_MAX_US) {
         fprintf(stderr, "corral %s: --busy-poll-us takes a whole number of µs from 0 to %d, got '%s'\n",
-                cmd, CM_CLI_BUSY_POLL_MAX, arg);
+                cmd, CORRAL_BUSY_POLL_MAX_US, arg);
         return -1;
     }
     *out = (unsigned)v;

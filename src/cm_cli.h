@@ -59,10 +59,10 @@ extern const char cm_cli_help[];
  * message on stderr) when its value is bad. */
 int cm_cli_take(struct cm_cli *o, int c, const char *arg);
 
-/* Parses --busy-poll-us (corral_options.busy_poll_us): 0 to 100000. Returns
+/* Parses --busy-poll-us (corral_options.busy_poll_us): 0 to
+ * CORRAL_BUSY_POLL_MAX_US. Returns
  * 0, or -1 after a message naming `cmd` on stderr. Also used by `corral run`. */
 int cm_cli_busy_poll(const char *cmd, const char *arg, unsigned *out);
-#define CM_CLI_BUSY_POLL_MAX 100000
 
 /* A loader and a started service. NULL after a message on stderr. */
 corral_mcp *cm_cli_service(struct cm_cli *o, corral_loader **loader);

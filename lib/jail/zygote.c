@@ -139,7 +139,7 @@ static void worker_child(struct zygote_state *zs, int wfd, const struct zmsg *re
     struct jail_worker_args args = {
         .fd = wfd,
         .prewarm = req->prewarm != 0,
-        .spin_us = req->spin_us > 100000 ? 100000 : (unsigned)req->spin_us,
+        .spin_us = (unsigned)req->spin_us, /* the loader bounded it (CORRAL_BUSY_POLL_MAX_US) */
         .test_hook = (void (*)(uint64_t))(uintptr_t)req->test_hook,
         .spare = zs->spare,
     };

@@ -86,6 +86,8 @@ corral_loader *corral_loader_new(const corral_options *opts, corral_error *err) 
             if (!o[i]) o[i] = d[i];
         if (!l->opts.cache_capacity) l->opts.cache_capacity = 1024;
         if (!l->opts.max_sandboxes) l->opts.max_sandboxes = 100000;
+        if (l->opts.busy_poll_us > CORRAL_BUSY_POLL_MAX_US)
+            l->opts.busy_poll_us = CORRAL_BUSY_POLL_MAX_US;
     }
     l->limits = l->opts.limits;
     if (l->opts.today) snprintf(l->today, sizeof l->today, "%s", l->opts.today);

@@ -765,10 +765,10 @@ TEST(a_pool_worker_gives_memory_back_after_a_big_sandbox) {
 
 TEST(busy_polling_off_or_on_gives_the_same_answers) {
     /* corral_options.busy_poll_us only decides whether a wait spins first:
-     * with it off (0) and at a large value, a capability loop in a jailed
-     * worker answers the same. */
-    const unsigned settings[] = {0, 1000};
-    for (size_t k = 0; k < 2; k++) {
+     * with it off (0), at a large value and past its maximum, a capability
+     * loop in a jailed worker answers the same. */
+    const unsigned settings[] = {0, 1000, 4000000000u};
+    for (size_t k = 0; k < 3; k++) {
         corral_error err = {0};
         corral_options o;
         corral_options_default(&o);
@@ -782,6 +782,9 @@ TEST(busy_polling_off_or_on_gives_the_same_answers) {
             CHECK_FAIL_AT("corral_loader_new: %s: %s", err.name, err.message);
             continue;
         }
+        /* Past the maximum it is taken as the maximum, not as 67 minutes. */
+        CHECK(l->opts.busy_poll_us == (settings[k] > CORRAL_BUSY_POLL_MAX_US ? CORRAL_BUSY_POLL_MAX_US
+                                                                             : settings[k]));
         corral_worker *w = load_with_cap(l,
             "export default { async run(n, env) { let s = 0;"
             " for (let i = 0; i < n; i++) s += (await env.HOST.echo(i))[0]; return s; } }", NULL);
