@@ -151,13 +151,13 @@ int jail_out_post(struct jail_out *o, struct jail_batch *b, int fd) {
 
 /* ---- receiving ---------------------------------------------------------- */
 
-static int64_t mono_ns(void) {
+int64_t jail_mono_ns(void) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
-static int64_t mono_ms(void) { return mono_ns() / 1000000; }
+static int64_t mono_ms(void) { return jail_mono_ns() / 1000000; }
 
 void jail_in_reset(struct jail_in *in) {
     in->len = 0;
@@ -177,7 +177,7 @@ long jail_in_recv(struct jail_in *in, int fd, int timeout_ms, size_t max_bytes) 
     int waited = 0;
     /* A zero timeout only looks; a wait that may block spins first, when
      * the last one was short enough to have been caught spinning. */
-    int64_t started = in->spin_us ? mono_ns() : 0, spin_ns = (int64_t)in->spin_us * 1000;
+    int64_t started = in->spin_us ? jail_mono_ns() : 0, spin_ns = (int64_t)in->spin_us * 1000;
     int64_t spin_end = spin_ns && timeout_ms != 0 && in->last_wait_ns <= spin_ns ? started + spin_ns : 0;
     for (;;) {
         /* A message already queued (the common case while a worker streams
@@ -210,7 +210,7 @@ long jail_in_recv(struct jail_in *in, int fd, int timeout_ms, size_t max_bytes) 
         ssize_t r = recvmsg(fd, &mh, timeout_ms >= 0 || spin_end ? MSG_DONTWAIT : 0);
         if (r < 0 && errno == EINTR) continue;
         if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK) && spin_end) {
-            if (mono_ns() >= spin_end) spin_end = 0;
+            if (jail_mono_ns() >= spin_end) spin_end = 0;
             waited = 1;
             continue;
         }
@@ -228,7 +228,7 @@ long jail_in_recv(struct jail_in *in, int fd, int timeout_ms, size_t max_bytes) 
         if (in->len > max_bytes) return -1;
         if (!more) {
             in->complete = 1;
-            if (started) in->last_wait_ns = mono_ns() - started;
+            if (started) in->last_wait_ns = jail_mono_ns() - started;
             return in->len ? (long)in->len : -1;
         }
     }

@@ -104,6 +104,10 @@ struct jail_in {
     unsigned spin_us;
     int64_t last_wait_ns;   /* how long the last message took to arrive */
 };
+/* CLOCK_MONOTONIC in ns: the clock of the supervisor's and the channel's
+ * deadlines and waits. */
+int64_t jail_mono_ns(void);
+
 /* Receives one whole message from fd into in->buf with a wall-clock
  * timeout (ms; -1 waits forever). Returns its length, 0 when the peer has
  * closed, -1 on a framing violation (a datagram larger than a fragment, a

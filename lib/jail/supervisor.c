@@ -120,11 +120,6 @@ static uint64_t proc_cpu_ns(const struct jail_proc *p) {
     return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
-static int64_t mono_ns(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
 
 /* ---- worker processes ----------------------------------------------------- */
 
@@ -261,22 +256,26 @@ static int spawn_direct(struct jail_supervisor *s, struct jail_proc *p, int *fd,
     int spawn_errno = errno;
     close(sv[1]);
     if (pid < 0 || !rep.ok) {
-        jail_reap(pid, 0);
+        jail_spawn_failed(pid, spawn_errno, &rep, "a worker process", "A worker process", err);
         close(sv[0]);
-        if (pid < 0)
-            corral_error_set(err, CORRAL_EBUSY, "Error", "Could not start a worker process: %s",
-                             strerror(spawn_errno));
-        else
-            corral_error_set(err, CORRAL_EINVAL, "Error",
-                             "A worker process could not jail itself (seccomp: %s; "
-                             "no_new_privs: %s).",
-                             rep.layer[JAIL_SECCOMP].detail, rep.layer[JAIL_NO_NEW_PRIVS].detail);
         return -1;
     }
     p->pid = pid;
     p->worker_pid = rep.worker_pid;
     *fd = sv[0];
     return 0;
+}
+
+void jail_spawn_failed(pid_t pid, int spawn_errno, const struct jail_report *rep, const char *who,
+                       const char *Who, corral_error *err) {
+    jail_reap(pid, 0);
+    if (pid < 0)
+        corral_error_set(err, CORRAL_EBUSY, "Error", "Could not start %s: %s", who,
+                         strerror(spawn_errno));
+    else
+        corral_error_set(err, CORRAL_EINVAL, "Error",
+                         "%s could not jail itself (seccomp: %s; no_new_privs: %s).", Who,
+                         rep->layer[JAIL_SECCOMP].detail, rep->layer[JAIL_NO_NEW_PRIVS].detail);
 }
 
 static struct jail_proc *proc_spawn(struct jail_supervisor *s, const char *tenant,
@@ -359,9 +358,9 @@ static int reap_zygote_child(struct jail_proc *p, int wait_first) {
     if (p->has_status) return p->exit_status;
     if (!s->zygote) return STATUS_ZYGOTE_DIED;
     struct status_wait w = {.s = s, .token = wait_first ? p->token : 0};
-    int64_t deadline = mono_ns() + 200 * 1000000ll;
+    int64_t deadline = jail_mono_ns() + 200 * 1000000ll;
     while (wait_first && !w.found) {
-        int64_t left = (deadline - mono_ns()) / 1000000;
+        int64_t left = (deadline - jail_mono_ns()) / 1000000;
         if (left <= 0) break;
         if (jail_zygote_read(s->zygote, (int)left, on_exited, &w) < 0) {
             zygote_end(s, 1);
@@ -895,11 +894,11 @@ static void run_turn(struct jail_sandbox *r, struct jail_out *o) {
     for (unsigned count = 1;; count++) {
         struct jail_fields f;
         uint64_t kind;
-        int64_t t0 = mono_ns();
+        int64_t t0 = jail_mono_ns();
         int64_t wait_ms = left > 0 ? (left + 999999) / 1000000 : 0;
         int got = read_msg(p, r->id, wait_ms < INT32_MAX ? (int)wait_ms : INT32_MAX, &f, &kind);
         if (!got) return;
-        left -= mono_ns() - t0;
+        left -= jail_mono_ns() - t0;
         uint64_t used = got == 2 || count % 256 == 0 ? proc_cpu_ns(p) - cpu0 : 0;
         if (got == 1 && p->has_clock && used > r->budget_ns + (uint64_t)grace_ns) {
             jail_fields_free(&f);

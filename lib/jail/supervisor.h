@@ -28,6 +28,7 @@
 
 #include "corral.h"
 #include "engine/engine.h"
+#include "jail/jail.h"
 
 struct jail_supervisor;
 struct jail_sandbox;
@@ -122,6 +123,12 @@ size_t jail_sandbox_memory_used(const struct jail_sandbox *r);
 pid_t jail_sandbox_pid(const struct jail_sandbox *r);
 
 /* ---- the worker side (worker_main.c) ------------------------------------ */
+
+/* After jail_spawn of `who` ("a worker process"; `Who` begins a sentence)
+ * returned pid < 0 (with spawn_errno) or a report that is not ok: reaps
+ * what started and sets err to say which. */
+void jail_spawn_failed(pid_t pid, int spawn_errno, const struct jail_report *rep, const char *who,
+                       const char *Who, corral_error *err);
 
 struct jail_worker_args {
     int fd;                         /* the socket to the supervisor */

@@ -292,16 +292,8 @@ struct jail_zygote *jail_zygote_start(corral_error *err) {
     int spawn_errno = errno;
     close(sv[1]);
     if (pid < 0 || !z->report.ok) {
-        jail_reap(pid, 0);
+        jail_spawn_failed(pid, spawn_errno, &z->report, "the zygote", "The zygote", err);
         close(sv[0]);
-        if (pid < 0)
-            corral_error_set(err, CORRAL_EBUSY, "Error", "Could not start the zygote: %s",
-                             strerror(spawn_errno));
-        else
-            corral_error_set(err, CORRAL_EINVAL, "Error",
-                             "The zygote could not jail itself (seccomp: %s; no_new_privs: %s).",
-                             z->report.layer[JAIL_SECCOMP].detail,
-                             z->report.layer[JAIL_NO_NEW_PRIVS].detail);
         free(z);
         return NULL;
     }

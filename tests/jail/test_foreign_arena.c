@@ -61,17 +61,8 @@ TEST(freeing_memory_of_a_host_threads_arena_in_a_worker) {
     CHECK(foreign[0] && (((size_t *)foreign[0])[-1] & 4));
 #endif
 
-    corral_error err = {0};
-    corral_options o;
-    corral_options_default(&o);
-    o.today = "2025-06-01";
-    o.isolation = CORRAL_ISOLATION_POOL;
-    o.isolation_workers = 1;
-    corral_loader *l = corral_loader_new(&o, &err);
-    if (!l) {
-        CHECK_FAIL_AT("corral_loader_new: %s: %s", err.name, err.message);
-        return;
-    }
+    corral_loader *l = new_loader_in(CORRAL_ISOLATION_POOL, 1);
+    if (!l) return;
     jail_supervisor_set_test_hook(l->sup, test_hook);
     corral_worker *w = load_src(l, "export default { add(a, b) { return a + b; } }");
     struct res r;

@@ -21,18 +21,6 @@
 #include "loader/api_helpers.h"
 #include "loader/loader.h"
 
-static corral_loader *loader_in(corral_isolation mode, size_t workers) {
-    corral_error err = {0};
-    corral_options o;
-    corral_options_default(&o);
-    o.today = "2025-06-01";
-    o.isolation = mode;
-    o.isolation_workers = workers;
-    corral_loader *l = corral_loader_new(&o, &err);
-    if (!l) CHECK_FAIL_AT("corral_loader_new: %s: %s", err.name, err.message);
-    return l;
-}
-
 static size_t worker_pids(corral_loader *l, pid_t *out, size_t max) {
     return l->sup ? jail_supervisor_worker_pids(l->sup, out, max) : 0;
 }
@@ -132,7 +120,7 @@ static void test_hook(uint64_t what) {
 /* ---- the modes ------------------------------------------------------------- */
 
 static void run_modes_case(corral_isolation mode) {
-    corral_loader *l = loader_in(mode, 2);
+    corral_loader *l = new_loader_in(mode, 2);
     if (!l) return;
     corral_worker *w = load_with_cap(l, echo_src, "t1");
     struct res r;
@@ -167,7 +155,7 @@ TEST(isolation_names_parse) {
 }
 
 TEST(inline_mode_has_no_workers) {
-    corral_loader *l = loader_in(CORRAL_ISOLATION_INLINE, 0);
+    corral_loader *l = new_loader_in(CORRAL_ISOLATION_INLINE, 0);
     if (!l) return;
     corral_worker *w = load_with_cap(l, echo_src, NULL);
     struct res r;
@@ -179,7 +167,7 @@ TEST(inline_mode_has_no_workers) {
 
 /* Each sandbox gets a fresh worker in process mode, and it ends with it. */
 TEST(process_mode_never_reuses_a_worker) {
-    corral_loader *l = loader_in(CORRAL_ISOLATION_PROCESS, 0);
+    corral_loader *l = new_loader_in(CORRAL_ISOLATION_PROCESS, 0);
     if (!l) return;
     corral_worker *a = load_with_cap(l, echo_src, NULL);
     corral_worker *b = load_with_cap(l, echo_src, NULL);
@@ -200,7 +188,7 @@ TEST(process_mode_never_reuses_a_worker) {
 
 /* Two tenants never share a worker; one tenant's sandboxes do (pool of 1). */
 TEST(tenant_mode_cordons_tenants) {
-    corral_loader *l = loader_in(CORRAL_ISOLATION_TENANT, 1);
+    corral_loader *l = new_loader_in(CORRAL_ISOLATION_TENANT, 1);
     if (!l) return;
     corral_worker *a1 = load_with_cap(l, echo_src, "alpha");
     corral_worker *a2 = load_with_cap(l, echo_src, "alpha");
@@ -244,7 +232,7 @@ static int status_field(pid_t pid, const char *field, char *out, size_t n) {
 }
 
 TEST(live_worker_is_under_seccomp_and_no_new_privs) {
-    corral_loader *l = loader_in(CORRAL_ISOLATION_POOL, 1);
+    corral_loader *l = new_loader_in(CORRAL_ISOLATION_POOL, 1);
     if (!l) return;
     corral_worker *w = load_with_cap(l, echo_src, NULL);
     struct res r;
@@ -281,7 +269,7 @@ static void wait_all(corral_loader *l, struct res *rs, size_t n, double bound_ms
 /* A pool of one worker process (with the test hook) running echo_src. */
 static corral_loader *one_worker_pool(corral_worker **w) {
     *w = NULL;
-    corral_loader *l = loader_in(CORRAL_ISOLATION_POOL, 1);
+    corral_loader *l = new_loader_in(CORRAL_ISOLATION_POOL, 1);
     if (!l) return NULL;
     jail_supervisor_set_test_hook(l->sup, test_hook);
     held_count = 0;
@@ -335,7 +323,7 @@ TEST(forbidden_syscall_kills_the_worker_and_the_next_execution_succeeds) {
 }
 
 TEST(sigkill_with_50_executions_waiting_on_the_host) {
-    corral_loader *l = loader_in(CORRAL_ISOLATION_POOL, 1);
+    corral_loader *l = new_loader_in(CORRAL_ISOLATION_POOL, 1);
     if (!l) return;
     held_count = 0;
     enum { N = 50 };
@@ -387,7 +375,7 @@ static const char spin_src[] =
     "};\n";
 
 TEST(code_that_never_yields_is_stopped_by_killing_its_worker) {
-    corral_loader *l = loader_in(CORRAL_ISOLATION_POOL, 1);
+    corral_loader *l = new_loader_in(CORRAL_ISOLATION_POOL, 1);
     if (!l) return;
     corral_worker *w = load_with_cap(l, spin_src, NULL);
     corral_worker *other = load_with_cap(l, echo_src, NULL);
@@ -462,7 +450,7 @@ TEST(a_message_out_of_turn_ends_the_worker) {
 }
 
 TEST(memory_limit_in_a_worker) {
-    corral_loader *l = loader_in(CORRAL_ISOLATION_POOL, 1);
+    corral_loader *l = new_loader_in(CORRAL_ISOLATION_POOL, 1);
     if (!l) return;
     corral_worker *w = load_with_cap(
         l,
@@ -513,7 +501,7 @@ TEST(pool_workers_are_recycled) {
 
 /* A child a sandbox loads runs for its creator's tenant, in its workers. */
 TEST(children_run_for_their_creators_tenant) {
-    corral_loader *l = loader_in(CORRAL_ISOLATION_TENANT, 1);
+    corral_loader *l = new_loader_in(CORRAL_ISOLATION_TENANT, 1);
     if (!l) return;
     corral_error err = {0};
     static const char parent_src[] =
@@ -542,7 +530,7 @@ TEST(children_run_for_their_creators_tenant) {
 /* ---- the zygote ---------------------------------------------------------------- */
 
 TEST(workers_are_forked_by_a_jailed_zygote) {
-    corral_loader *l = loader_in(CORRAL_ISOLATION_TENANT, 1);
+    corral_loader *l = new_loader_in(CORRAL_ISOLATION_TENANT, 1);
     if (!l) return;
     corral_worker *a = load_with_cap(l, echo_src, "a");
     corral_worker *b = load_with_cap(l, echo_src, "b");
@@ -635,7 +623,7 @@ TEST(a_dead_zygote_fails_its_workers_and_a_new_one_starts) {
 /* Every worker inherits the zygote's spare runtime; handing it to a
  * sandbox must give it its own clocks and its own Math.random seed. */
 TEST(inherited_runtimes_get_their_own_seed_and_clocks) {
-    corral_loader *l = loader_in(CORRAL_ISOLATION_PROCESS, 1);
+    corral_loader *l = new_loader_in(CORRAL_ISOLATION_PROCESS, 1);
     if (!l) return;
     static const char src[] =
         "export default { r() { return [Math.random(), performance.timeOrigin, performance.now()]; } };\n";
@@ -667,7 +655,7 @@ TEST(inherited_runtimes_get_their_own_seed_and_clocks) {
 TEST(workers_never_see_the_hosts_environment) {
     setenv("CORRAL_TEST_SECRET", "sk-live-do-not-leak", 1);
     secret_at = getenv("CORRAL_TEST_SECRET");
-    corral_loader *l = loader_in(CORRAL_ISOLATION_POOL, 1);
+    corral_loader *l = new_loader_in(CORRAL_ISOLATION_POOL, 1);
     if (!l) return;
     jail_supervisor_set_test_hook(l->sup, test_hook);
     corral_worker *w = load_with_cap(l, echo_src, NULL);
@@ -712,7 +700,7 @@ TEST(the_default_is_pool_and_the_loader_says_what_protects_it) {
     CHECK_EQ_INT(corral_loader_describe_isolation(l, tiny, sizeof tiny), need);
     CHECK_EQ_INT(strlen(tiny), 7);
     corral_loader_free(l);
-    l = loader_in(CORRAL_ISOLATION_INLINE, 0);
+    l = new_loader_in(CORRAL_ISOLATION_INLINE, 0);
     if (!l) return;
     corral_loader_describe_isolation(l, line, sizeof line);
     CHECK_EQ_STR(line, "isolation inline: sandboxes run inside this process, with no jail under the engine");
@@ -738,7 +726,7 @@ TEST(a_pool_worker_gives_memory_back_after_a_big_sandbox) {
     /* Workers turn glibc's automatic trimming off (it could open a file
      * under the filter) and trim when idle instead: the memory a big
      * sandbox used must not stay resident in a long-lived worker. */
-    corral_loader *l = loader_in(CORRAL_ISOLATION_POOL, 1);
+    corral_loader *l = new_loader_in(CORRAL_ISOLATION_POOL, 1);
     if (!l) return;
     corral_worker *w = load_src(l,
         "export default { grow() { const a = []; for (let i = 0; i < 400000; i++) a.push({ i, s: 'x' + i });"

@@ -84,18 +84,24 @@ static inline void wait_done(corral_loader *l, struct res *r) {
     }
 }
 
-static inline corral_loader *new_loader(void) {
+/* A loader with default options in one isolation mode (workers: how many
+ * worker processes in the jailed modes; 0 = one per CPU). NULL, with the
+ * case failed and the reason printed, when it cannot start. */
+static inline corral_loader *new_loader_in(corral_isolation mode, size_t workers) {
     corral_error err = {0};
     corral_options o;
     corral_options_default(&o);
     o.today = "2025-06-01";
-    /* The loader's own behaviour, in this process; the jailed modes run
-     * the same cases through tests/jail and tests/run.sh. */
-    o.isolation = CORRAL_ISOLATION_INLINE;
+    o.isolation = mode;
+    o.isolation_workers = workers;
     corral_loader *l = corral_loader_new(&o, &err);
-    CHECK(l != NULL);
+    if (!l) CHECK_FAIL_AT("corral_loader_new: %s: %s", err.name, err.message);
     return l;
 }
+
+/* The loader's own behaviour, in this process; the jailed modes run the
+ * same cases through tests/jail and tests/run.sh. */
+static inline corral_loader *new_loader(void) { return new_loader_in(CORRAL_ISOLATION_INLINE, 0); }
 
 static inline corral_code *code_with(const char *src) {
     corral_code *c = corral_code_new();
