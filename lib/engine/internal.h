@@ -8,6 +8,7 @@
 #include <stdatomic.h>
 
 #include "engine/engine.h"
+#include "engine/heap.h"
 #include "engine/workercode.h"
 #include "quickjs.h"
 
@@ -84,7 +85,7 @@ struct sandbox {
 
     _Atomic int killed;         /* enum sandbox_kill */
     _Atomic uint64_t cpu_deadline_ns;
-    struct sb_block *blocks;    /* every block the runtime allocated (sandbox.c) */
+    struct sb_heap heap;        /* where the runtime allocates (heap.c) */
     JSValue cjs_cache;          /* module name -> module.exports */
     char today[11];
     double start_mono_ms;       /* performance.now()'s zero */

@@ -75,35 +75,10 @@ uint64_t engine_thread_cpu_since(uint64_t start) {
 
 /* ---- memory -------------------------------------------------------------- */
 
-#define MALLOC_OVERHEAD 8
-
-/* Every block the runtime allocates carries a small header that links it
- * into its sandbox's list. A runtime stopped mid-operation by the CPU
- * backstop cannot be freed with JS_FreeRuntime (its state is unknown), but
- * its memory can still be returned block by block from this list, so a
- * tenant that keeps tripping the backstop cannot exhaust the host. */
-struct sb_block {
-    struct sb_block *prev, *next;
-};
-#define BLOCK_HEADER sizeof(struct sb_block)
-
-static void block_link(struct sandbox *sb, struct sb_block *b) {
-    b->prev = NULL;
-    b->next = sb->blocks;
-    if (sb->blocks) sb->blocks->prev = b;
-    sb->blocks = b;
-}
-
-static void block_unlink(struct sandbox *sb, struct sb_block *b) {
-    if (b->prev) b->prev->next = b->next;
-    else sb->blocks = b->next;
-    if (b->next) b->next->prev = b->prev;
-}
-
-static size_t block_usable(const void *p) {
-    return malloc_usable_size((char *)p - BLOCK_HEADER) - BLOCK_HEADER;
-}
-
+/* The runtime allocates from the sandbox's own heap (heap.c). The limit
+ * is checked twice: on the live bytes QuickJS counts, as its own allocator
+ * would, and on what the heap takes from the system, so fragmenting the
+ * free lists cannot carry a sandbox past it either. */
 static void *sb_malloc(JSMallocState *s, size_t size) {
     ENGINE_UNSAFE_SCOPE();
     struct sandbox *sb = s->opaque;
@@ -111,27 +86,28 @@ static void *sb_malloc(JSMallocState *s, size_t size) {
         atomic_store(&sb->killed, SANDBOX_KILL_MEMORY);
         return NULL;
     }
-    struct sb_block *b = malloc(BLOCK_HEADER + size);
-    if (!b) return NULL;
-    block_link(sb, b);
+    sb->heap.limit = s->malloc_limit;
+    void *p = heap_alloc(&sb->heap, size);
+    if (!p) {
+        if (sb->heap.refused) atomic_store(&sb->killed, SANDBOX_KILL_MEMORY);
+        return NULL;
+    }
     /* The runtime's own counters, kept so the heap size can be read in O(1);
      * JS_NewRuntime2's first call passes a copy on its stack, every later
      * one the runtime's. */
     sb->mstate = s;
     s->malloc_count++;
-    s->malloc_size += malloc_usable_size(b) + MALLOC_OVERHEAD;
-    return b + 1;
+    s->malloc_size += heap_cost(p);
+    return p;
 }
 
 static void sb_free_mem(JSMallocState *s, void *p) {
     ENGINE_UNSAFE_SCOPE();
     if (!p) return;
     struct sandbox *sb = s->opaque;
-    struct sb_block *b = (struct sb_block *)p - 1;
-    block_unlink(sb, b);
     s->malloc_count--;
-    s->malloc_size -= malloc_usable_size(b) + MALLOC_OVERHEAD;
-    free(b);
+    s->malloc_size -= heap_cost(p);
+    heap_free(&sb->heap, p);
 }
 
 static void *sb_realloc(JSMallocState *s, void *p, size_t size) {
@@ -142,37 +118,30 @@ static void *sb_realloc(JSMallocState *s, void *p, size_t size) {
         sb_free_mem(s, p);
         return NULL;
     }
-    struct sb_block *b = (struct sb_block *)p - 1;
-    size_t old = malloc_usable_size(b);
-    if (size + BLOCK_HEADER > old && s->malloc_size + size + BLOCK_HEADER - old > s->malloc_limit) {
+    size_t old = heap_cost(p);
+    if (size > old && s->malloc_size + size - old > s->malloc_limit) {
         atomic_store(&sb->killed, SANDBOX_KILL_MEMORY);
         return NULL;
     }
-    block_unlink(sb, b);
-    struct sb_block *n = realloc(b, BLOCK_HEADER + size);
+    sb->heap.limit = s->malloc_limit;
+    void *n = heap_realloc(&sb->heap, p, size);
     if (!n) {
-        block_link(sb, b);
+        if (sb->heap.refused) atomic_store(&sb->killed, SANDBOX_KILL_MEMORY);
         return NULL;
     }
-    block_link(sb, n);
-    s->malloc_size -= old;
-    s->malloc_size += malloc_usable_size(n);
-    return n + 1;
+    s->malloc_size = s->malloc_size - old + heap_cost(n);
+    return n;
 }
 
 static size_t sb_usable(const void *p) {
     ENGINE_UNSAFE_SCOPE();
-    return block_usable(p);
+    return heap_usable(p);
 }
 
-/* For an escaped sandbox: give back every block of its runtime and every
- * buffer corral kept beside it, without reading any of them. */
+/* For an escaped sandbox: give back its whole heap and every buffer corral
+ * kept beside it, without reading anything the runtime wrote. */
 void sandbox_release_abandoned(struct sandbox *sb) {
-    while (sb->blocks) {
-        struct sb_block *b = sb->blocks;
-        sb->blocks = b->next;
-        free(b);
-    }
+    heap_release(&sb->heap);
     sb_drop_side_buffers(sb);
     free(sb);
 }
@@ -337,6 +306,7 @@ struct sandbox *sandbox_new(const struct sandbox_config *cfg, corral_error *err)
         corral_error_set(err, CORRAL_ENOMEM, "Error", "Out of memory creating a sandbox.");
         return NULL;
     }
+    heap_init(&sb->heap);
     copy_config(sb, cfg);
     sb->worker_id = strdup(cfg->worker_id ? cfg->worker_id : "worker");
     sb->api = sb->env = sb->ns = sb->start_promise = sb->promise_then = JS_UNDEFINED;
@@ -551,6 +521,7 @@ void sandbox_free(struct sandbox *sb) {
         JS_FreeContext(ctx);
     }
     if (sb->rt) JS_FreeRuntime(sb->rt);
+    heap_release(&sb->heap);
     sb_drop_side_buffers(sb);
     free(sb);
 }
