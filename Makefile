@@ -18,9 +18,11 @@ ifdef FUZZ
   VARIANT := fuzz
   CC := clang
   SANFLAGS := -fsanitize=fuzzer-no-link,address,undefined -fno-omit-frame-pointer
+  FULL_TEARDOWN := 1
 else ifdef SAN
   VARIANT := san
   SANFLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+  FULL_TEARDOWN := 1
 else
   VARIANT := release
   SANFLAGS :=
@@ -40,6 +42,13 @@ PKG_LIBS := $(shell pkg-config --libs jansson libcurl libseccomp yaml-0.1 2>/dev
 
 CFLAGS_COMMON := -std=gnu11 -g $(OPT) -fPIC $(SANFLAGS) -D_GNU_SOURCE
 CFLAGS_OURS := $(CFLAGS_COMMON) $(WARN) -Iinclude -Ilib -I$(QJS_DIR) -I$(B)/gen $(PKG_CFLAGS)
+# A sandbox normally ends by freeing its heap whole; sanitizer and fuzzing
+# builds also take the runtime apart object by object first, so that
+# QuickJS's own check that no object is still referenced catches a
+# reference corral forgot to free (lib/engine/sandbox.c, sandbox_free).
+ifdef FULL_TEARDOWN
+  CFLAGS_OURS += -DCORRAL_FULL_TEARDOWN
+endif
 # QuickJS is someone else's code: compiled with our optimisation and sanitizer
 # flags so sanitizer builds cover it, but not with our warning set.
 CFLAGS_QJS := $(CFLAGS_COMMON) -w -DCONFIG_VERSION=\"$(QJS_VERSION)\"

@@ -257,9 +257,10 @@ static void drive_until_done(corral_loader *l, const struct done *ds, size_t n) 
     }
 }
 
-static corral_loader *new_loader(size_t max_sandboxes) {
+static corral_loader *new_loader_prewarming(size_t max_sandboxes, int prewarm) {
     corral_options o;
     corral_options_default(&o);
+    if (prewarm >= 0) o.prewarm_sandboxes = (unsigned)prewarm;
     o.limits.calls = 1000000; /* item 3 makes 10,000 capability calls in one invocation */
     /* The sandbox core's own figures (issue #2); what the jailed modes add
      * is bench_isolation's table. */
@@ -271,6 +272,8 @@ static corral_loader *new_loader(size_t max_sandboxes) {
     if (!l) die("corral_loader_new: %s: %s", e.name, e.message);
     return l;
 }
+
+static corral_loader *new_loader(size_t max_sandboxes) { return new_loader_prewarming(max_sandboxes, -1); }
 
 /* ------------------------------------------------------------------------ */
 /* 1 + 5: cold load + first invoke                                          */
@@ -338,6 +341,26 @@ static void bench_cold(int iters, double sustained_s) {
         "built and used ones freed on a helper thread%s",
         spaced, bad ? " — WRONG RESULTS, see problems" : "");
     free(ts);
+
+    /* 1c: every sandbox built on the caller's thread, none ahead of time:
+     * what a cold load costs when nothing was prepared. */
+    {
+        corral_loader *l0 = new_loader_prewarming(0, 0);
+        for (int i = 0; i < 50; i++) cold_once(l0, code, &bad);
+        int n0 = iters / 2;
+        uint64_t *t0s = malloc(sizeof *t0s * (size_t)n0);
+        if (!t0s) die("out of memory");
+        for (int i = 0; i < n0; i++) t0s[i] = cold_once(l0, code, &bad);
+        qsort(t0s, (size_t)n0, sizeof *t0s, cmp_u64);
+        row("1c. cold load + first invoke, no prewarming (every sandbox built and freed inline)",
+            fmt(a, sizeof a, "%.1f µs", pct_us(t0s, (size_t)n0, 50)),
+            fmt(b, sizeof b, "%.1f µs", pct_us(t0s, (size_t)n0, 99)), "—",
+            "%d iterations; corral_options.prewarm_sandboxes = 0: a fresh QuickJS runtime and "
+            "context with corral's globals per load, on the calling thread%s",
+            n0, bad ? " — WRONG RESULTS, see problems" : "");
+        free(t0s);
+        corral_loader_free(l0);
+    }
 
     int pending = corral_loader_step(l, 0);
     if (pending > 0)

@@ -94,6 +94,8 @@ struct sandbox_config {
 /* Creates a fresh runtime with the web globals installed. NULL on failure
  * (*err set). */
 struct sandbox *sandbox_new(const struct sandbox_config *cfg, corral_error *err);
+/* Ends a sandbox by freeing its heap whole (builds with CORRAL_FULL_TEARDOWN
+ * free the runtime object by object first, to catch forgotten references). */
 void sandbox_free(struct sandbox *sb);
 /* Gives a sandbox made ahead of time (sandbox_new on another thread, with a
  * generic config) the configuration of the worker that will use it. Call
@@ -155,8 +157,8 @@ int engine_run_guarded(void (*fn)(void *), void *arg, _Atomic uint64_t *publishe
 void engine_escape_request(uint64_t turn, pthread_t thread);
 /* The signal the escape uses (SIGRTMIN+7); installed on first use. */
 int engine_escape_signal(void);
-/* Releases an escaped sandbox's memory block by block, without running
- * any of its code or reading its objects. */
+/* Releases an escaped sandbox's memory (its heap's chunks and large
+ * blocks), without running any of its code or reading its objects. */
 void sandbox_release_abandoned(struct sandbox *sb);
 /* A guarded turn is escapable only while it runs JavaScript: corral code
  * wraps each call into the engine in ENGINE_JS(), and every function
