@@ -248,6 +248,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     int status = 1;
     char *json = wire_to_json(data, size, &lim, 1 << 20, &status);
     REQUIRE((json != NULL) == (status == WIRE_OK));
+    /* The streaming fast path prints exactly what the tree path prints. */
+    int tree_status = 1;
+    char *tree = wire_to_json_tree(data, size, &lim, 1 << 20, &tree_status);
+    REQUIRE(tree_status == status);
+    REQUIRE((tree == NULL) == (json == NULL));
+    if (tree) REQUIRE(strcmp(tree, json) == 0);
+    free(tree);
     if (rc != WIRE_OK) REQUIRE(json == NULL);
     if (json) {
         /* valid JSON and valid UTF-8, which jansson checks on load */

@@ -694,10 +694,17 @@ struct frame {
     int has_map_key;
 };
 
+/* Most payloads are shallow and hold few objects (a call's arguments), so
+ * the frame stack and the numbered objects start inside the decoder, which
+ * lives on the C stack, and move to the heap only when a payload needs more. */
+#define DEC_INLINE 8
+#define DEC_MAX_FRAMES (WIRE_MAX_DEPTH + 2)
+
 struct dec {
     struct sandbox *sb;
     JSContext *ctx;
-    struct frame stack[WIRE_MAX_DEPTH + 2];
+    struct frame *stack;
+    size_t stack_cap;
     int depth;
     JSValue *objs;      /* numbered objects, for back-references */
     size_t obj_count, obj_cap;
@@ -705,16 +712,38 @@ struct dec {
     int has_result;
     const uint64_t *caps;
     size_t cap_count;
-    JSValue map_set, set_add;
+    JSValue map_set, set_add; /* the runtime's, fetched when a Map or Set first appears */
+    struct frame inline_stack[DEC_INLINE];
+    JSValue inline_objs[DEC_INLINE];
 };
+
+/* Grows one of the decoder's arrays, moving it off the C stack the first
+ * time. */
+static void *dec_grow(void *items, const void *inline_items, size_t *cap, size_t max,
+                      size_t item_size) {
+    size_t ncap = *cap * 4 < max ? *cap * 4 : max;
+    void *n;
+    if (items == inline_items) {
+        n = malloc(ncap * item_size);
+        if (n) memcpy(n, items, *cap * item_size);
+    } else {
+        n = realloc(items, ncap * item_size);
+    }
+    if (n) *cap = ncap;
+    return n;
+}
+
+static JSValue dec_api_fn(struct dec *d, JSValue *slot, const char *name) {
+    if (JS_IsUndefined(*slot)) *slot = JS_GetPropertyStr(d->ctx, d->sb->api, name);
+    return *slot;
+}
 
 static int remember(struct dec *d, JSValueConst v) {
     if (d->obj_count == d->obj_cap) {
-        size_t ncap = d->obj_cap ? d->obj_cap * 2 : 16;
-        JSValue *n = realloc(d->objs, ncap * sizeof *n);
+        JSValue *n = dec_grow(d->objs, d->inline_objs, &d->obj_cap, SIZE_MAX / sizeof *n,
+                              sizeof *n);
         if (!n) return -1;
         d->objs = n;
-        d->obj_cap = ncap;
     }
     d->objs[d->obj_count++] = JS_DupValue(d->ctx, v);
     return 0;
@@ -750,7 +779,7 @@ static int place(struct dec *d, JSValue v) {
             return 0;
         } else {
             JSValue args[2] = {f->map_key, v};
-            JSValue res = JS_Call(d->ctx, d->map_set, f->obj, 2, args);
+            JSValue res = JS_Call(d->ctx, dec_api_fn(d, &d->map_set, "mapSet"), f->obj, 2, args);
             JS_FreeValue(d->ctx, f->map_key);
             JS_FreeValue(d->ctx, v);
             f->has_map_key = 0;
@@ -759,7 +788,8 @@ static int place(struct dec *d, JSValue v) {
         }
         break;
     case F_SET: {
-        JSValue res = JS_Call(d->ctx, d->set_add, f->obj, 1, (JSValueConst *)&v);
+        JSValue res =
+            JS_Call(d->ctx, dec_api_fn(d, &d->set_add, "setAdd"), f->obj, 1, (JSValueConst *)&v);
         JS_FreeValue(d->ctx, v);
         r = JS_IsException(res) ? -1 : 0;
         JS_FreeValue(d->ctx, res);
@@ -780,6 +810,15 @@ static int push(struct dec *d, enum frame_kind kind, JSValue obj) {
     if (kind != F_ERROR_PROPS && remember(d, obj) < 0) {
         JS_FreeValue(d->ctx, obj);
         return -1;
+    }
+    if ((size_t)d->depth == d->stack_cap) {
+        struct frame *n = dec_grow(d->stack, d->inline_stack, &d->stack_cap, DEC_MAX_FRAMES,
+                                   sizeof *n);
+        if (!n) {
+            JS_FreeValue(d->ctx, obj);
+            return -1;
+        }
+        d->stack = n;
     }
     struct frame *f = &d->stack[d->depth++];
     memset(f, 0, sizeof *f);
@@ -974,21 +1013,20 @@ static const struct wire_visitor js_builder = {
 
 JSValue sb_decode(struct sandbox *sb, const uint8_t *p, size_t len, const uint64_t *caps,
                   size_t cap_count) {
-    /* The frame stack is large and each frame is set as it is pushed:
-     * zero only the fields before it. */
-    struct dec *d = malloc(sizeof *d);
-    if (!d) return JS_ThrowOutOfMemory(sb->ctx);
-    memset(d, 0, offsetof(struct dec, stack));
-    d->depth = 0;
-    d->objs = NULL;
-    d->obj_count = d->obj_cap = 0;
-    d->has_result = 0;
+    struct dec dec_on_stack;
+    struct dec *d = &dec_on_stack;
     d->sb = sb;
     d->ctx = sb->ctx;
+    d->stack = d->inline_stack;
+    d->stack_cap = DEC_INLINE;
+    d->depth = 0;
+    d->objs = d->inline_objs;
+    d->obj_count = 0;
+    d->obj_cap = DEC_INLINE;
+    d->has_result = 0;
     d->caps = caps;
     d->cap_count = cap_count;
-    d->map_set = JS_GetPropertyStr(sb->ctx, sb->api, "mapSet");
-    d->set_add = JS_GetPropertyStr(sb->ctx, sb->api, "setAdd");
+    d->map_set = d->set_add = JS_UNDEFINED;
     struct wire_limits lim = {.max_depth = WIRE_MAX_DEPTH, .cap_count = cap_count};
     size_t at = 0;
     int r = wire_decode(p, len, &lim, &js_builder, d, &at);
@@ -1009,9 +1047,9 @@ JSValue sb_decode(struct sandbox *sb, const uint8_t *p, size_t len, const uint64
         out = JS_EXCEPTION;
     }
     for (size_t i = 0; i < d->obj_count; i++) JS_FreeValue(d->ctx, d->objs[i]);
-    free(d->objs);
+    if (d->objs != d->inline_objs) free(d->objs);
+    if (d->stack != d->inline_stack) free(d->stack);
     JS_FreeValue(d->ctx, d->map_set);
     JS_FreeValue(d->ctx, d->set_add);
-    free(d);
     return out;
 }

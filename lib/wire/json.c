@@ -603,8 +603,180 @@ static int print_json(struct wire_buf *b, json_t *v, int depth) {
     }
 }
 
+/* ---- the streaming fast path ------------------------------------------------ */
+
+/* Most payloads a host sees are plain JSON already: a call's arguments
+ * array of numbers, strings and small objects. Those are printed while they
+ * are decoded, with no tree. Anything the tree path treats specially (a
+ * backref, Map, Set, Date, BigInt, error, bytes, stub, a hole in an object,
+ * a lone surrogate whose replacement could make two keys equal), an object
+ * with more keys than the duplicate check below covers, deep nesting, or
+ * any failure sends the payload to the tree path instead, which therefore
+ * stays the one authority on errors and limits. */
+#define FAST_MAX_DEPTH 8
+#define FAST_MAX_KEYS 16
+
+struct fast_frame {
+    uint8_t object;
+    uint8_t nkeys;
+    uint32_t printed;                   /* values printed so far */
+    const char *keys[FAST_MAX_KEYS];    /* an object's keys so far, in the payload */
+    size_t key_lens[FAST_MAX_KEYS];
+};
+
+struct fast_json {
+    struct wire_buf *b;
+    size_t sp;
+    const char *key;                    /* a key waiting for its value */
+    size_t key_len;
+    struct fast_frame st[FAST_MAX_DEPTH];
+};
+
+static int has_lone_surrogate(const char *s, size_t n) {
+    const uint8_t *p = (const uint8_t *)s;
+    for (size_t i = 0; i + 1 < n; i++)
+        if (p[i] == 0xed && p[i + 1] >= 0xa0) return 1;
+    return 0;
+}
+
+/* Before a value: its separator and, in an object, its key. 1 to skip the
+ * value (undefined in an object prints nothing). */
+static int fast_lead(struct fast_json *fj, int undef) {
+    if (fj->sp == 0) return 0;
+    struct fast_frame *f = &fj->st[fj->sp - 1];
+    if (f->object && undef) return 1;
+    if (f->printed++) wire_put_u8(fj->b, ',');
+    if (f->object) {
+        print_str(fj->b, fj->key, fj->key_len);
+        wire_put_u8(fj->b, ':');
+    }
+    return 0;
+}
+
+/* What the fast path leaves to the tree: each refuses, which stops the
+ * decoder (WIRE_ERR_VISITOR). */
+static int fast_no(void *ud) { return 1; }
+static int fast_no_count(void *ud, uint64_t n) { return 1; }
+static int fast_no_date(void *ud, double ms) { return 1; }
+static int fast_no_bigint(void *ud, int neg, const uint8_t *mag, size_t len) { return 1; }
+static int fast_no_regexp(void *ud, const char *src, size_t sl, const char *fl, size_t fll) {
+    return 1;
+}
+static int fast_no_bytes(void *ud, enum wire_bytes_kind kind, const uint8_t *p, size_t len) {
+    return 1;
+}
+static int fast_no_error(void *ud, const char *name, size_t nl, const char *msg, size_t ml,
+                         const char *stack, size_t sl) {
+    return 1;
+}
+
+static int fast_undefined(void *ud) {
+    struct fast_json *fj = ud;
+    if (!fast_lead(fj, 1)) wire_put_raw(fj->b, "null", 4);
+    return fj->b->status != WIRE_OK;
+}
+static int fast_null(void *ud) {
+    struct fast_json *fj = ud;
+    fast_lead(fj, 0);
+    return wire_put_raw(fj->b, "null", 4) != WIRE_OK;
+}
+static int fast_boolean(void *ud, int v) {
+    struct fast_json *fj = ud;
+    fast_lead(fj, 0);
+    return (v ? wire_put_raw(fj->b, "true", 4) : wire_put_raw(fj->b, "false", 5)) != WIRE_OK;
+}
+static int fast_number(void *ud, double v) {
+    struct fast_json *fj = ud;
+    fast_lead(fj, 0);
+    if (isfinite(v)) print_number(fj->b, v);
+    else wire_put_raw(fj->b, "null", 4);
+    return fj->b->status != WIRE_OK;
+}
+static int fast_string(void *ud, const char *s, size_t n) {
+    struct fast_json *fj = ud;
+    if (has_lone_surrogate(s, n)) return 1;
+    fast_lead(fj, 0);
+    print_str(fj->b, s, n);
+    return fj->b->status != WIRE_OK;
+}
+static int fast_begin(struct fast_json *fj, int object) {
+    if (fj->sp == FAST_MAX_DEPTH) return 1;
+    fast_lead(fj, 0);
+    struct fast_frame *f = &fj->st[fj->sp++];
+    f->object = (uint8_t)object;
+    f->nkeys = 0;
+    f->printed = 0;
+    return wire_put_u8(fj->b, object ? '{' : '[') != WIRE_OK;
+}
+static int fast_array_begin(void *ud, uint64_t n) { return fast_begin(ud, 0); }
+static int fast_object_begin(void *ud, uint64_t n) {
+    return n > FAST_MAX_KEYS || fast_begin(ud, 1);
+}
+static int fast_end(void *ud) {
+    struct fast_json *fj = ud;
+    struct fast_frame *f = &fj->st[--fj->sp];
+    return wire_put_u8(fj->b, f->object ? '}' : ']') != WIRE_OK;
+}
+static int fast_hole(void *ud) { return fast_undefined(ud); }
+static int fast_key(void *ud, const char *s, size_t n) {
+    struct fast_json *fj = ud;
+    struct fast_frame *f = &fj->st[fj->sp - 1];
+    if (f->nkeys == FAST_MAX_KEYS || has_lone_surrogate(s, n)) return 1;
+    /* jansson keeps one value per key, at the first key's place: a
+     * repeated key (only a hand-made payload has one) is the tree's job. */
+    for (unsigned i = 0; i < f->nkeys; i++)
+        if (f->key_lens[i] == n && memcmp(f->keys[i], s, n) == 0) return 1;
+    f->keys[f->nkeys] = s;
+    f->key_lens[f->nkeys++] = n;
+    fj->key = s;
+    fj->key_len = n;
+    return 0;
+}
+
+static const struct wire_visitor fast_visitor = {
+    .undefined_ = fast_undefined, .null_ = fast_null, .boolean = fast_boolean,
+    .number = fast_number, .string = fast_string, .array_begin = fast_array_begin,
+    .hole = fast_hole, .array_end = fast_end, .object_begin = fast_object_begin,
+    .key = fast_key, .object_end = fast_end,
+    .bigint = fast_no_bigint, .date = fast_no_date, .regexp = fast_no_regexp,
+    .map_begin = fast_no_count, .map_end = fast_no, .set_begin = fast_no_count, .set_end = fast_no,
+    .bytes = fast_no_bytes, .error_begin = fast_no_error, .error_end = fast_no,
+    .backref = fast_no_count, .stub = fast_no_count,
+};
+
+static char *to_json_fast(const uint8_t *data, size_t len, const struct wire_limits *limits,
+                          size_t max_json_bytes) {
+    struct wire_buf b;
+    wire_buf_init(&b, max_json_bytes);
+    struct fast_json fj;
+    fj.b = &b;
+    fj.sp = 0;
+    int rc = wire_decode(data, len, limits, &fast_visitor, &fj, NULL);
+    if (rc == WIRE_OK && b.status == WIRE_OK) {
+        b.limit = 0;
+        wire_put_u8(&b, 0);
+    }
+    char *text = (char *)wire_buf_take(&b, NULL);
+    if (rc != WIRE_OK || b.status != WIRE_OK) {
+        free(text);
+        return NULL;
+    }
+    return text;
+}
+
 char *wire_to_json(const uint8_t *data, size_t len, const struct wire_limits *limits,
                    size_t max_json_bytes, int *status) {
+    if (!max_json_bytes) max_json_bytes = WIRE_JSON_DEFAULT_MAX;
+    char *fast = to_json_fast(data, len, limits, max_json_bytes);
+    if (fast) {
+        if (status) *status = WIRE_OK;
+        return fast;
+    }
+    return wire_to_json_tree(data, len, limits, max_json_bytes, status);
+}
+
+char *wire_to_json_tree(const uint8_t *data, size_t len, const struct wire_limits *limits,
+                        size_t max_json_bytes, int *status) {
     if (!max_json_bytes) max_json_bytes = WIRE_JSON_DEFAULT_MAX;
     /* Not calloc: the frame stack is large and each frame is set when it
      * is pushed, so zeroing it on every call would cost more than the

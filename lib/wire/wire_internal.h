@@ -25,6 +25,12 @@ int wire_get_varint(const uint8_t *data, size_t len, size_t *pos, uint64_t *out)
  * refused, since that pair must be written as one four-byte sequence). */
 int wire_wtf8_valid(const uint8_t *p, size_t n);
 
+/* wire_to_json without its streaming fast path: every payload through the
+ * jansson tree. The fast path must print exactly what this prints (the
+ * tests and fuzz_wire hold it to that). */
+char *wire_to_json_tree(const uint8_t *data, size_t len, const struct wire_limits *limits,
+                        size_t max_json_bytes, int *status);
+
 /* Bytes per element of a WIRE_BYTES kind (1 for buffers and DataView), or 0
  * for a kind that does not exist. */
 size_t wire_bytes_elem_size(unsigned kind);

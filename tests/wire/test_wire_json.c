@@ -10,6 +10,7 @@
 
 #include "check.h"
 #include "wire/wire.h"
+#include "wire/wire_internal.h"
 
 static struct wire_buf start(void) {
     struct wire_buf b;
@@ -23,8 +24,14 @@ static const char *to_json_lim(struct wire_buf *b, uint64_t caps, size_t max) {
     static char text[65536];
     CHECK_EQ_INT(b->status, WIRE_OK);
     struct wire_limits lim = {0, caps};
-    int status = 12345;
+    int status = 12345, tree_status = 12345;
     char *j = wire_to_json(b->data, b->len, &lim, max, &status);
+    /* Every case also holds the streaming fast path to the tree path. */
+    char *tree = wire_to_json_tree(b->data, b->len, &lim, max, &tree_status);
+    CHECK_EQ_INT(status, tree_status);
+    CHECK((j == NULL) == (tree == NULL));
+    if (j && tree) CHECK_EQ_STR(j, tree);
+    free(tree);
     if (!j) {
         CHECK(status < 0);
         snprintf(text, sizeof text, "ERR %d", status);
@@ -549,4 +556,69 @@ TEST(from_json_scalar_fast_path_matches_the_parser) {
     CHECK_EQ_INT(status, WIRE_ERR_MALFORMED);
     CHECK(wire_from_json("12345", 5, 2, &n, &status, NULL, 0) == NULL);
     CHECK_EQ_INT(status, WIRE_ERR_TOO_LARGE);
+}
+
+/* The streaming fast path (plain JSON printed while decoding) and where it
+ * hands over to the tree; to_json compares both paths on every case. */
+TEST(fast_path_edges_print_as_the_tree_does) {
+    struct wire_buf b = start();
+    wire_put_array_begin(&b, 6);
+    wire_put_undefined(&b);
+    wire_put_hole(&b);
+    wire_put_number(&b, NAN);
+    wire_put_number(&b, -0.0);
+    wire_put_number(&b, 1e21);
+    wire_put_object_begin(&b, 2);
+    wire_put_key(&b, "gone", 4);
+    wire_put_undefined(&b);
+    wire_put_key(&b, "kept", 4);
+    wire_put_string(&b, "a\"b\\\n\x01", 6);
+    CHECK_EQ_STR(to_json(&b), "[null,null,null,0,1e+21,{\"kept\":\"a\\\"b\\\\\\n\\u0001\"}]");
+
+    /* a repeated key: jansson keeps one, at the first key's place */
+    b = start();
+    wire_put_object_begin(&b, 3);
+    wire_put_key(&b, "a", 1);
+    wire_put_number(&b, 1);
+    wire_put_key(&b, "b", 1);
+    wire_put_number(&b, 2);
+    wire_put_key(&b, "a", 1);
+    wire_put_number(&b, 3);
+    CHECK_EQ_STR(to_json(&b), "{\"a\":3,\"b\":2}");
+
+    /* two keys that differ only in a lone surrogate become the same key */
+    b = start();
+    wire_put_object_begin(&b, 2);
+    wire_put_key(&b, "\xed\xa0\x80", 3);
+    wire_put_number(&b, 1);
+    wire_put_key(&b, "\xed\xa0\x81", 3);
+    wire_put_number(&b, 2);
+    CHECK_EQ_STR(to_json(&b), "{\"\xef\xbf\xbd\":2}");
+
+    /* more keys than the fast path checks for repeats */
+    b = start();
+    wire_put_object_begin(&b, 17);
+    char key[4];
+    for (int i = 0; i < 17; i++) {
+        snprintf(key, sizeof key, "k%d", i);
+        wire_put_key(&b, key, strlen(key));
+        wire_put_number(&b, i);
+    }
+    CHECK_CONTAINS(to_json(&b), "\"k16\":16}");
+
+    /* deeper than the fast path goes */
+    b = start();
+    for (int i = 0; i < 12; i++) wire_put_array_begin(&b, 1);
+    wire_put_string(&b, "deep", 4);
+    CHECK_EQ_STR(to_json(&b), "[[[[[[[[[[[[\"deep\"]]]]]]]]]]]]");
+
+    /* over the size limit on either path */
+    b = start();
+    wire_put_array_begin(&b, 2);
+    wire_put_string(&b, "0123456789", 10);
+    wire_put_string(&b, "0123456789", 10);
+    CHECK_CONTAINS(to_json_lim(&b, 0, 20), "ERR");
+    b = start();
+    wire_put_string(&b, "0123456789", 10);
+    CHECK_EQ_STR(to_json_lim(&b, 0, 12), "\"0123456789\"");
 }
