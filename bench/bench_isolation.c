@@ -2,7 +2,7 @@
  * side by side in one run (issue #3). Prints a Markdown table; it never
  * asserts on time.
  *
- *   make bench && build/release/bench/bench_isolation [--quick]
+ *   make bench && build/release/bench/bench_isolation [--quick] [--only MODE]
  *
  * Rows per mode:
  *   cold execution   load fresh code, call one method, release: p50/p99,
@@ -226,16 +226,39 @@ static void bench_mode(const char *name, corral_isolation mode, int iters, doubl
 }
 
 int main(int argc, char **argv) {
-    int quick = argc > 1 && strcmp(argv[1], "--quick") == 0;
+    int quick = 0;
+    const char *only = NULL;
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--quick")) quick = 1;
+        else if (!strcmp(argv[i], "--only") && i + 1 < argc) only = argv[++i];
+        else {
+            fprintf(stderr, "usage: %s [--quick] [--only inline|pool|tenant|process]\n", argv[0]);
+            return 2;
+        }
+    }
     int iters = quick ? 50 : 400;
     double seconds = quick ? 0.5 : 2.0;
+    static const struct {
+        const char *name;
+        corral_isolation mode;
+    } modes[] = {{"inline", CORRAL_ISOLATION_INLINE},
+                 {"pool", CORRAL_ISOLATION_POOL},
+                 {"tenant", CORRAL_ISOLATION_TENANT},
+                 {"process", CORRAL_ISOLATION_PROCESS}};
+    int found = 0;
     printf("| mode    | cold p50 µs | cold p99 µs | idle cold p50 µs | cap p50 µs | cap p99 µs | "
            "executions/s | KiB/sandbox |\n");
     printf("|---------|-----------:|-----------:|-----------:|----------:|----------:|-----------:|"
            "----------:|\n");
-    bench_mode("inline", CORRAL_ISOLATION_INLINE, iters, seconds);
-    bench_mode("pool", CORRAL_ISOLATION_POOL, iters, seconds);
-    bench_mode("tenant", CORRAL_ISOLATION_TENANT, iters, seconds);
-    bench_mode("process", CORRAL_ISOLATION_PROCESS, quick ? 20 : 100, seconds);
+    for (size_t i = 0; i < sizeof modes / sizeof modes[0]; i++) {
+        if (only && strcmp(only, modes[i].name)) continue;
+        found = 1;
+        int n = modes[i].mode == CORRAL_ISOLATION_PROCESS ? (quick ? 20 : 100) : iters;
+        bench_mode(modes[i].name, modes[i].mode, n, seconds);
+    }
+    if (!found) {
+        fprintf(stderr, "--only: unknown mode %s\n", only);
+        return 2;
+    }
     return 0;
 }
