@@ -1049,9 +1049,16 @@ void jail_sandbox_set_cpu_budget(struct jail_sandbox *r, uint64_t budget_ns) {
     r->budget_ns = budget_ns;
 }
 
-static void out_idx(struct jail_out *o, const uint64_t *idx, size_t n) {
+/* Import indexes travel with their flags, which never change for an
+ * index, so the worker can build stubs for them without asking back (an
+ * IMPORT_FLAGS upcall is a round trip inside the turn). */
+static void out_idx(struct jail_out *o, struct jail_sandbox *r, const uint64_t *idx, size_t n) {
+    const struct engine_host *h = r->s->cfg.host;
     jail_out_u64(o, n);
-    for (size_t i = 0; i < n; i++) jail_out_u64(o, idx[i]);
+    for (size_t i = 0; i < n; i++) {
+        jail_out_u64(o, idx[i]);
+        jail_out_u64(o, h->import_flags(r->host_data, NULL, idx[i]));
+    }
 }
 
 static void turn_begin(struct jail_out *o, enum jail_down kind, struct jail_sandbox *r) {
@@ -1074,7 +1081,7 @@ int jail_sandbox_start(struct jail_sandbox *r, const struct workercode *code, co
     free(bytes);
     if (env) jail_out_bytes(&o, env, env_len);
     else jail_out_null(&o);
-    out_idx(&o, env_caps, env_cap_count);
+    out_idx(&o, r, env_caps, env_cap_count);
     run_turn(r, &o);
     return r->killed ? -1 : 0;
 }
@@ -1093,7 +1100,7 @@ void jail_sandbox_deliver(struct jail_sandbox *r, const struct wire_msg *m, cons
     struct jail_out o;
     turn_begin(&o, JD_DELIVER, r);
     out_envelope(&o, m);
-    out_idx(&o, caps, m->cap_count);
+    out_idx(&o, r, caps, m->cap_count);
     run_turn(r, &o);
 }
 
@@ -1105,9 +1112,9 @@ void jail_sandbox_deliver_entry(struct jail_sandbox *r, const char *name, const 
     jail_out_str(&o, name);
     if (props) jail_out_bytes(&o, props, props_len);
     else jail_out_null(&o);
-    out_idx(&o, props_caps, props_cap_count);
+    out_idx(&o, r, props_caps, props_cap_count);
     out_envelope(&o, m);
-    out_idx(&o, caps, m->cap_count);
+    out_idx(&o, r, caps, m->cap_count);
     run_turn(r, &o);
 }
 
@@ -1136,7 +1143,7 @@ void jail_sandbox_fetch_done(struct jail_sandbox *r, uint64_t fetch_id, int ok,
     jail_out_u64(&o, ok != 0);
     if (payload) jail_out_bytes(&o, payload, len);
     else jail_out_null(&o);
-    out_idx(&o, caps, cap_count);
+    out_idx(&o, r, caps, cap_count);
     run_turn(r, &o);
 }
 

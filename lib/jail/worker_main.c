@@ -42,6 +42,10 @@ struct wstate {
     struct wsb **sbs;
     size_t count, cap;
     struct wsb *in_turn;
+    /* The import indexes of the message being served, with the flags the
+     * supervisor sent for each (get_idx), so w_import_flags rarely asks. */
+    struct known_flags { uint64_t index; uint8_t flags; } *known;
+    size_t known_count, known_cap;
     struct jail_in in;
     struct jail_batch out;
     /* A fresh runtime built while the worker was idle, so the next NEW
@@ -352,6 +356,8 @@ static void w_wait_until(void *host, struct sandbox *sb, uint64_t invocation, in
 }
 
 static uint8_t w_import_flags(void *host, struct sandbox *sb, uint64_t index) {
+    for (size_t i = 0; i < W.known_count; i++)
+        if (W.known[i].index == index) return W.known[i].flags;
     struct jail_out o;
     up_begin(&o, JU_IMPORT_FLAGS, host, sb);
     jail_out_u64(&o, index);
@@ -377,10 +383,21 @@ static const struct engine_host worker_host = {
 
 /* Import indexes: a count and that many u64 (owned by the caller). */
 static uint64_t *get_idx(struct jail_fields *f, size_t *n) {
-    *n = jail_get_count(f, 1);
+    *n = jail_get_count(f, 2);
     uint64_t *idx = calloc(*n ? *n : 1, sizeof *idx);
     if (!idx) die();
-    for (size_t i = 0; i < *n; i++) idx[i] = jail_get_u64(f);
+    if (W.known_count + *n > W.known_cap) {
+        size_t cap = W.known_count + *n + 8;
+        struct known_flags *k = realloc(W.known, cap * sizeof *k);
+        if (!k) die();
+        W.known = k;
+        W.known_cap = cap;
+    }
+    for (size_t i = 0; i < *n; i++) {
+        idx[i] = jail_get_u64(f);
+        W.known[W.known_count].index = idx[i];
+        W.known[W.known_count++].flags = (uint8_t)jail_get_u64(f);
+    }
     return idx;
 }
 
@@ -459,6 +476,7 @@ static void turn(uint64_t kind, struct jail_fields *f) {
     }
     free(idx);
     free(pidx);
+    W.known_count = 0;
     uint64_t used = engine_thread_cpu_since(start);
     sandbox_set_cpu_deadline(s->sb, 0);
     W.in_turn = NULL;
