@@ -313,9 +313,12 @@ struct sandbox *sandbox_new(const struct sandbox_config *cfg, corral_error *err)
     sb->next_call_id = 1;
     sb->next_timer_id = 1;
 
+    /* Built without a memory limit, which is set once the runtime stands:
+     * QuickJS does not survive running out of memory while it creates its
+     * intrinsics, and a limit below what a runtime needs is refused below
+     * with the same error a prewarmed sandbox gets (sandbox_assign). */
     sb->rt = JS_NewRuntime2(&sb_mf, sb);
     if (!sb->rt || !sb->worker_id) goto nomem;
-    JS_SetMemoryLimit(sb->rt, cfg->memory_bytes ? cfg->memory_bytes : (size_t)-1);
     JS_SetMaxStackSize(sb->rt, cfg->stack_bytes);
     JS_SetInterruptHandler(sb->rt, sb_interrupt, sb);
     JS_SetHostPromiseRejectionTracker(sb->rt, rejection_tracker, sb);
@@ -384,6 +387,14 @@ struct sandbox *sandbox_new(const struct sandbox_config *cfg, corral_error *err)
     JS_FreeValue(ctx, web);
     JS_FreeValue(ctx, native);
     if (JS_IsException(sb->api)) goto js_fail;
+    if (cfg->memory_bytes && sandbox_memory_used(sb) > cfg->memory_bytes) {
+        corral_error_set(err, CORRAL_ELIMIT, "MemoryLimitError",
+                         "A sandbox needs more than the memory limit of %llu bytes to start.",
+                         (unsigned long long)cfg->memory_bytes);
+        sandbox_free(sb);
+        return NULL;
+    }
+    JS_SetMemoryLimit(sb->rt, cfg->memory_bytes ? cfg->memory_bytes : (size_t)-1);
     return sb;
 
 js_fail : {
@@ -401,9 +412,8 @@ js_fail : {
     return NULL;
 }
 nomem:
-    corral_error_set(err, CORRAL_ENOMEM, "MemoryLimitError",
-                     "A sandbox could not be created within the memory limit of %llu bytes.",
-                     (unsigned long long)cfg->memory_bytes);
+    /* The runtime is built before its limit applies: this is the host. */
+    corral_error_set(err, CORRAL_ENOMEM, "Error", "Out of memory creating a sandbox.");
     sandbox_free(sb);
     return NULL;
 }

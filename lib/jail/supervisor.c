@@ -63,6 +63,12 @@ struct jail_sandbox {
     enum sandbox_kill killed;
     char why[256];
     uint64_t mem_used, turn_cpu_ns;
+    /* NEW is not waited for: its answer is read with the first turn's
+     * (new_pending until then), which saves a round trip per sandbox. When
+     * the worker could not create it, new_err says why and every turn ends
+     * at once. */
+    int new_pending, new_failed;
+    corral_error new_err;
     int lost_pending, lost_reported;
     struct jail_sandbox *next, *prev;           /* in its worker */
     struct jail_sandbox *lost_next;
@@ -83,6 +89,7 @@ struct jail_proc {
     size_t live;
     uint64_t created, heap;
     uint64_t next_sb;
+    size_t news_pending;            /* its sandboxes with NEW unanswered */
     struct jail_sandbox *in_turn;
     struct jail_sandbox *sandboxes;
     struct jail_in in;
@@ -861,9 +868,19 @@ static int read_msg(struct jail_proc *p, uint64_t id, int timeout_ms, struct jai
     return 1;
 }
 
+static int take_new_done(struct jail_sandbox *r, struct jail_fields *f);
+static void await_new(struct jail_sandbox *r);
+
 /* Sends a turn's message and serves the worker until TURN_DONE. */
 static void run_turn(struct jail_sandbox *r, struct jail_out *o) {
     struct jail_proc *p = r->p;
+    /* The loader starts each sandbox right after NEW, so another sandbox's
+     * NEW is rarely still unanswered; its answer comes first if it is. */
+    if (p && p->news_pending > (size_t)r->new_pending) {
+        for (struct jail_sandbox *q = p->sandboxes; q && r->p; q = q->next)
+            if (q != r && q->new_pending) await_new(q);
+        p = r->p;
+    }
     if (!p || r->killed) {
         jail_out_free(o);
         if (!r->killed) r->killed = SANDBOX_KILL_CRASHED;
@@ -912,6 +929,15 @@ static void run_turn(struct jail_sandbox *r, struct jail_out *o) {
             }
             proc_end(p, END_CPU, NULL);
             return;
+        }
+        if (kind == JU_NEW_DONE && r->new_pending) {
+            int bad = take_new_done(r, &f) < 0;
+            jail_fields_free(&f);
+            if (bad) {
+                proc_end(p, END_VIOLATION, "a malformed answer to NEW");
+                return;
+            }
+            continue;
         }
         if (kind == JU_TURN_DONE) {
             uint64_t killed = jail_get_u64(&f);
@@ -985,43 +1011,64 @@ struct jail_sandbox *jail_sandbox_new(struct jail_supervisor *s, const char *ten
     p->live++;
     p->created++;
     if (p->created >= s->cfg.max_sandboxes_per_worker) p->draining = 1;
-    struct jail_fields f;
-    uint64_t kind = 0;
-    int ok = 0, got;
-    if (jail_out_send(&o, p->fd) < 0) proc_end(p, END_DIED, NULL);
-    else if ((got = read_msg(p, r->id, 10000, &f, &kind)) == 2) {
-        proc_end(p, END_VIOLATION, "no answer to NEW in time");
-    } else if (got) {
-        if (kind != JU_NEW_DONE) {
-            jail_fields_free(&f);
-            proc_end(p, END_VIOLATION, "an upcall outside a turn");
-        } else {
-            ok = (int)jail_get_u64(&f);
-            jail_get_error(&f, err);
-            int bad = f.bad || f.next != f.count;
-            jail_fields_free(&f);
-            if (bad) proc_end(p, END_VIOLATION, "a malformed answer to NEW");
-            else if (!ok && !err->name[0]) corral_error_set(err, CORRAL_ENOMEM, "Error", "The sandbox could not be created.");
-        }
-    }
-    if (!r->p) {
+    if (jail_out_send(&o, p->fd) < 0) {
+        proc_end(p, END_DIED, NULL);
         /* The worker died on the way: the sandbox never existed for anyone. */
         corral_error_set(err, CORRAL_EBUSY, "SandboxCrashedError", "%s", r->why);
         unlink_lost(r);
         free(r);
         return NULL;
     }
-    if (!ok) {
-        sandbox_drop(r, 0); /* the worker never made it */
-        return NULL;
-    }
+    r->new_pending = 1;
+    p->news_pending++;
     return r;
+}
+
+/* Takes NEW's answer (its fields after the sandbox id): 0, or -1 when the
+ * answer is malformed (the worker is then ended). */
+static int take_new_done(struct jail_sandbox *r, struct jail_fields *f) {
+    r->new_pending = 0;
+    r->p->news_pending--;
+    uint64_t ok = jail_get_u64(f);
+    corral_error e;
+    memset(&e, 0, sizeof e);
+    jail_get_error(f, &e);
+    if (f->bad || f->next != f->count) return -1;
+    if (!ok) {
+        r->new_failed = 1;
+        r->new_err = e;
+        if (!r->new_err.name[0])
+            corral_error_set(&r->new_err, CORRAL_ENOMEM, "Error", "The sandbox could not be created.");
+    }
+    return 0;
+}
+
+/* Waits for NEW's answer outside a turn (a sandbox freed before it ever
+ * started), so that it cannot arrive in another sandbox's turn. */
+static void await_new(struct jail_sandbox *r) {
+    struct jail_proc *p = r->p;
+    if (!r->new_pending || !p) return;
+    struct jail_fields f;
+    uint64_t kind = 0;
+    int got = read_msg(p, r->id, 10000, &f, &kind);
+    if (got == 2) {
+        proc_end(p, END_VIOLATION, "no answer to NEW in time");
+    } else if (got) {
+        int bad = kind != JU_NEW_DONE || take_new_done(r, &f) < 0;
+        jail_fields_free(&f);
+        if (bad) proc_end(p, END_VIOLATION, "a malformed answer to NEW");
+    }
+}
+
+const corral_error *jail_sandbox_start_error(const struct jail_sandbox *r) {
+    return r->new_failed ? &r->new_err : NULL;
 }
 
 /* Takes r off its worker (which may then retire) and frees it; with
  * tell, the worker frees its side too. */
 static void sandbox_drop(struct jail_sandbox *r, int tell) {
     unlink_lost(r);
+    if (tell) await_new(r);
     struct jail_proc *p = r->p;
     if (p) {
         if (tell) {

@@ -93,6 +93,11 @@ void jail_supervisor_hook(struct jail_supervisor *s, uint64_t what);
 struct jail_sandbox *jail_sandbox_new(struct jail_supervisor *s, const char *tenant,
                                       const struct sandbox_config *cfg, corral_error *err);
 void jail_sandbox_free(struct jail_sandbox *r);
+/* Why the worker could not create r (NULL while it did, or has not said):
+ * known once the first turn has run. jail_sandbox_new does not wait for
+ * the worker, so a creation failure surfaces from the first turn, which
+ * then ends at once with the sandbox killed. */
+const corral_error *jail_sandbox_start_error(const struct jail_sandbox *r);
 /* The CPU budget (ns of the worker's thread time) of the next turn. */
 void jail_sandbox_set_cpu_budget(struct jail_sandbox *r, uint64_t budget_ns);
 int jail_sandbox_start(struct jail_sandbox *r, const struct workercode *code, const uint8_t *env,

@@ -136,12 +136,9 @@ static void handle_new(struct jail_fields *f) {
     if (!s) die();
     s->id = id;
     cfg.host_data = s;
-    if (W.spare && sandbox_assign(W.spare, &cfg, &err) == 0) {
-        s->sb = W.spare;
-    } else {
-        sandbox_free(W.spare);
-        s->sb = sandbox_new(&cfg, &err);
-    }
+    if (!W.spare) s->sb = sandbox_new(&cfg, &err);
+    else if (sandbox_assign(W.spare, &cfg, &err) == 0) s->sb = W.spare;
+    else sandbox_free(W.spare); /* a fresh one would not fit the limit either */
     W.spare = NULL;
     W.spare_cfg = cfg;
     W.spare_cfg.host_data = NULL;
@@ -155,8 +152,9 @@ static void handle_new(struct jail_fields *f) {
     jail_out_u64(&o, id);
     jail_out_u64(&o, s->sb != NULL);
     jail_out_error(&o, &err);
-    if (s->sb) W.sbs[W.count++] = s;
-    else free(s);
+    /* A sandbox that could not be created stays listed until FREE, so the
+     * turn the supervisor sent after NEW without waiting ends cleanly. */
+    W.sbs[W.count++] = s;
     send_or_die(&o);
 }
 
@@ -171,7 +169,7 @@ static int handle_async(uint64_t kind, struct jail_fields *f) {
         struct wsb *s = find(jail_get_u64(f));
         uint64_t ex = jail_get_u64(f);
         if (f->bad || !s) die();
-        sandbox_release_export(s->sb, ex);
+        if (s->sb) sandbox_release_export(s->sb, ex);
         return 1;
     }
     if (kind == JD_FREE) {
@@ -411,10 +409,26 @@ static void get_envelope(struct jail_fields *f, struct wire_msg *m) {
     m->payload = jail_get_bytes(f, &m->payload_len);
 }
 
+static void end_turn(struct wsb *s, uint64_t killed, uint64_t used) {
+    struct jail_out o;
+    jail_out_begin(&o, JU_TURN_DONE);
+    jail_out_u64(&o, s->id);
+    jail_out_u64(&o, killed);
+    jail_out_u64(&o, s->sb ? sandbox_memory_used(s->sb) : 0);
+    jail_out_u64(&o, used);
+    if (s->free_after_turn) drop(s);
+    send_or_die(&o);
+}
+
 static void turn(uint64_t kind, struct jail_fields *f) {
     struct wsb *s = find(jail_get_u64(f));
     uint64_t budget = jail_get_u64(f);
     if (f->bad || !s) die();
+    if (!s->sb) {
+        /* NEW failed (and said why): the sandbox ends at once. */
+        end_turn(s, SANDBOX_KILL_MEMORY, 0);
+        return;
+    }
     W.in_turn = s;
     uint64_t start = engine_thread_cpu_ns_cheap();
     sandbox_set_cpu_deadline(s->sb, start + (budget ? budget : 1));
@@ -480,14 +494,7 @@ static void turn(uint64_t kind, struct jail_fields *f) {
     uint64_t used = engine_thread_cpu_since(start);
     sandbox_set_cpu_deadline(s->sb, 0);
     W.in_turn = NULL;
-    struct jail_out o;
-    jail_out_begin(&o, JU_TURN_DONE);
-    jail_out_u64(&o, s->id);
-    jail_out_u64(&o, (uint64_t)sandbox_killed(s->sb));
-    jail_out_u64(&o, sandbox_memory_used(s->sb));
-    jail_out_u64(&o, used);
-    if (s->free_after_turn) drop(s);
-    send_or_die(&o);
+    end_turn(s, (uint64_t)sandbox_killed(s->sb), used);
 }
 
 /* Once a sandbox has been freed (an execution ended) and the socket stays

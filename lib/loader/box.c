@@ -36,6 +36,10 @@ int ld_box_new(struct worker *w, const struct sandbox_config *cfg, corral_error 
     return w->sb ? 0 : -1;
 }
 
+const corral_error *ld_box_start_error(const struct worker *w) {
+    return w->rsb ? jail_sandbox_start_error(w->rsb) : NULL;
+}
+
 void ld_box_discard(struct worker *w) {
     if (w->rsb) {
         jail_sandbox_free(w->rsb);

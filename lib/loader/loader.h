@@ -312,6 +312,9 @@ enum sandbox_kill ld_box_killed(const struct worker *w);
 void ld_box_kill(struct worker *w, enum sandbox_kill why);
 /* SandboxCrashedError's message for a SANDBOX_KILL_CRASHED sandbox. */
 const char *ld_box_crash_message(const struct worker *w);
+/* Why a worker process could not create the sandbox, once its first turn
+ * has run; NULL in-process (creation failures come from ld_box_new). */
+const corral_error *ld_box_start_error(const struct worker *w);
 /* The invocation a host callback runs for (sb: the callback's argument). */
 uint64_t ld_box_invocation(const struct worker *w, const struct sandbox *sb);
 void ld_box_start(struct worker *w, const uint64_t *env_idx);

@@ -288,6 +288,14 @@ int ld_worker_start(struct worker *w, corral_error *err) {
     free(idx);
     enum sandbox_kill k = escaped ? SANDBOX_KILL_CPU : ld_box_killed(w);
     if (!escaped) ld_box_set_deadline(w, 0);
+    const corral_error *not_created = ld_box_start_error(w);
+    if (not_created) {
+        /* A worker process could not create the sandbox (ld_box_new did
+         * not wait to hear): its own error, as in-process creation gives. */
+        *err = *not_created;
+        ld_worker_discard_sandbox(w);
+        return -1;
+    }
     if (k) {
         char crashed[256];
         snprintf(crashed, sizeof crashed, "%s", ld_box_crash_message(w));

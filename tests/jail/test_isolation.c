@@ -784,3 +784,45 @@ TEST(busy_polling_off_or_on_gives_the_same_answers) {
         corral_loader_free(l);
     }
 }
+
+/* A sandbox whose memory limit is below what a fresh runtime needs cannot
+ * be created. A worker process says so with the first turn rather than
+ * being waited for (a round trip saved per sandbox), and the first call
+ * fails with the same error in every mode; the worker carries on. */
+static void too_small_to_start_case(corral_isolation mode) {
+    corral_loader *l = new_loader_in(mode, 1);
+    if (!l) return;
+    corral_code *c = code_with("export default { add(a, b) { return a + b; } };");
+    corral_limits lim;
+    memset(&lim, 0, sizeof lim);
+    lim.memory_bytes = 64u << 10;
+    corral_code_set_limits(c, &lim);
+    corral_error err = {0};
+    corral_worker *w = corral_load(l, c, &err);
+    CHECK(w != NULL);
+    struct res r;
+    if (w) {
+        /* The sandbox starts with the first call, which fails. */
+        memset(&r, 0, sizeof r);
+        CHECK_EQ_INT(corral_invoke(w, NULL, "add", "[1, 2]", on_done, &r), CORRAL_OK);
+        wait_done(l, &r);
+        CHECK_EQ_INT(r.outcome, CORRAL_OUTCOME_EXCEEDED_MEMORY);
+        CHECK_EQ_STR(r.error_name, "MemoryLimitError");
+        CHECK_CONTAINS(r.error_message, "65536 bytes");
+    }
+    corral_worker_release(w);
+    corral_code_free(c);
+    corral_worker *ok = load_with_cap(l, echo_src, NULL);
+    if (ok) {
+        invoke(l, ok, "add", "[2, 3]", &r);
+        CHECK_EQ_STR(r.value, "5");
+    }
+    corral_worker_release(ok);
+    corral_stats st;
+    corral_loader_stats(l, &st);
+    CHECK_EQ_INT(st.live_sandboxes, 0);
+    corral_loader_free(l);
+}
+TEST(too_small_to_start_inline) { too_small_to_start_case(CORRAL_ISOLATION_INLINE); }
+TEST(too_small_to_start_pool) { too_small_to_start_case(CORRAL_ISOLATION_POOL); }
+TEST(too_small_to_start_process) { too_small_to_start_case(CORRAL_ISOLATION_PROCESS); }

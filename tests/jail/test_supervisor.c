@@ -375,27 +375,52 @@ TEST(workercode_round_trips) {
 
 /* The worker could not create the runtime: the error reaches the caller,
  * the worker is not told to free what it never made, and stays in use. */
-TEST(a_refused_new_is_reported_and_the_worker_kept) {
+TEST(a_refused_new_is_reported_at_the_first_turn_and_the_worker_kept) {
     struct rig g;
     if (rig_up(&g) < 0) return;
     struct jail_out o;
     jail_out_begin(&o, JU_NEW_DONE);
     jail_out_u64(&o, 2);
     jail_out_u64(&o, 0);
-    corral_error e = {.status = CORRAL_ENOMEM, .name = "Error", .message = "no memory"};
+    corral_error e = {.status = CORRAL_ENOMEM, .name = "MemoryLimitError", .message = "no memory"};
     jail_out_error(&o, &e);
+    jail_out_send(&o, g.peer);
+    jail_out_begin(&o, JU_TURN_DONE);
+    jail_out_u64(&o, 2);
+    jail_out_u64(&o, SANDBOX_KILL_MEMORY);
+    jail_out_u64(&o, 0);
+    jail_out_u64(&o, 0);
     jail_out_send(&o, g.peer);
     struct sandbox_config sc = {.host = &host, .worker_id = "w2", .today = "2026-01-01"};
     corral_limits_default(&sc.limits);
     corral_error err = {0};
-    CHECK(jail_sandbox_new(g.s, NULL, &sc, &err) == NULL);
-    CHECK_EQ_STR(err.message, "no memory");
+    /* NEW is not waited for: the sandbox exists until its first turn says
+     * otherwise (sandbox 1's answer, still unread, is taken first). */
+    struct jail_sandbox *r2 = jail_sandbox_new(g.s, NULL, &sc, &err);
+    CHECK(r2 != NULL);
+    if (!r2) {
+        rig_down(&g);
+        return;
+    }
+    CHECK(jail_sandbox_start_error(r2) == NULL);
+    jail_sandbox_set_cpu_budget(r2, 5000000);
+    jail_sandbox_fire_timer(r2, 1);
+    const corral_error *why = jail_sandbox_start_error(r2);
+    CHECK(why != NULL);
+    if (why) {
+        CHECK_EQ_STR(why->name, "MemoryLimitError");
+        CHECK_EQ_STR(why->message, "no memory");
+    }
+    CHECK_EQ_INT(jail_sandbox_killed(r2), SANDBOX_KILL_MEMORY);
+    CHECK(jail_sandbox_start_error(g.r) == NULL);
     struct jail_supervisor_stats st;
     jail_supervisor_stats(g.s, &st);
     CHECK_EQ_INT(st.workers, 1);
-    /* The peer saw NEW 1 and NEW 2, and no FREE. */
+    jail_sandbox_free(r2);
+    /* The peer saw NEW 1, NEW 2, the timer, and FREE 2: the worker keeps a
+     * sandbox it could not create listed until then. */
     struct jail_in in = {0};
-    int frees = 0, news = 0;
+    int frees = 0, news = 0, timers = 0;
     long n;
     while ((n = jail_in_recv(&in, g.peer, 0, JAIL_MSG_MAX_BYTES)) > 0) {
         struct jail_fields f;
@@ -403,10 +428,12 @@ TEST(a_refused_new_is_reported_and_the_worker_kept) {
         uint64_t k = jail_get_u64(&f);
         frees += k == JD_FREE;
         news += k == JD_NEW;
+        timers += k == JD_FIRE_TIMER;
         jail_fields_free(&f);
     }
     jail_in_free(&in);
     CHECK_EQ_INT(news, 2);
-    CHECK_EQ_INT(frees, 0);
+    CHECK_EQ_INT(timers, 1);
+    CHECK_EQ_INT(frees, 1);
     rig_down(&g);
 }
