@@ -387,7 +387,8 @@ struct sandbox *sandbox_new(const struct sandbox_config *cfg, corral_error *err)
     JS_FreeValue(ctx, web);
     JS_FreeValue(ctx, native);
     if (JS_IsException(sb->api)) goto js_fail;
-    if (cfg->memory_bytes && sandbox_memory_used(sb) > cfg->memory_bytes) {
+    /* What the heap has taken, not only what is live: the limit bounds both. */
+    if (cfg->memory_bytes && sb->heap.footprint > cfg->memory_bytes) {
         corral_error_set(err, CORRAL_ELIMIT, "MemoryLimitError",
                          "A sandbox needs more than the memory limit of %llu bytes to start.",
                          (unsigned long long)cfg->memory_bytes);
@@ -491,7 +492,7 @@ int sandbox_assign(struct sandbox *sb, const struct sandbox_config *cfg, corral_
     sb_reset_clocks_and_seed(sb);
     JS_UpdateStackTop(sb->rt);
     JS_SetMaxStackSize(sb->rt, cfg->stack_bytes);
-    if (sandbox_memory_used(sb) > cfg->memory_bytes) {
+    if (cfg->memory_bytes && sb->heap.footprint > cfg->memory_bytes) {
         corral_error_set(err, CORRAL_ELIMIT, "MemoryLimitError",
                          "A sandbox needs more than the memory limit of %llu bytes to start.",
                          (unsigned long long)cfg->memory_bytes);
