@@ -2,7 +2,7 @@
  * side by side in one run (issue #3). Prints a Markdown table; it never
  * asserts on time.
  *
- *   make bench && build/release/bench/bench_isolation [--quick] [--only MODE]
+ *   make bench && build/release/bench/bench_isolation [--quick] [--only MODE] [--busy-poll-us N]
  *
  * Rows per mode:
  *   cold execution   load fresh code, call one method, release: p50/p99,
@@ -88,10 +88,13 @@ static void echo_fn(corral_call *call, void *ud) {
     corral_call_return_json(call, a, len);
 }
 
+static long busy_poll_us = -1; /* --busy-poll-us; -1: the library's default */
+
 static corral_loader *new_loader(corral_isolation mode) {
     corral_options o;
     corral_options_default(&o);
     o.isolation = mode;
+    if (busy_poll_us >= 0) o.busy_poll_us = (unsigned)busy_poll_us;
     corral_error err;
     corral_loader *l = corral_loader_new(&o, &err);
     if (!l) {
@@ -231,8 +234,10 @@ int main(int argc, char **argv) {
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--quick")) quick = 1;
         else if (!strcmp(argv[i], "--only") && i + 1 < argc) only = argv[++i];
+        else if (!strcmp(argv[i], "--busy-poll-us") && i + 1 < argc) busy_poll_us = atol(argv[++i]);
         else {
-            fprintf(stderr, "usage: %s [--quick] [--only inline|pool|tenant|process]\n", argv[0]);
+            fprintf(stderr, "usage: %s [--quick] [--only inline|pool|tenant|process] [--busy-poll-us N]\n",
+                    argv[0]);
             return 2;
         }
     }
