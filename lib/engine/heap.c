@@ -7,9 +7,10 @@
  * block's header is 0 and its size is malloc's. A free block keeps its
  * header and carries the free list's link in its payload.
  *
- * Under AddressSanitizer, free payloads and the uncarved rest of a chunk
- * are poisoned, so use after free and overruns past a chunk's carved end
- * inside a sandbox are still reported.
+ * Free payloads and the uncarved rest of a chunk are poisoned for
+ * AddressSanitizer and marked inaccessible for valgrind, so use after free
+ * and overruns past a chunk's carved end inside a sandbox are still
+ * reported by both.
  */
 #include "engine/heap.h"
 
@@ -24,13 +25,28 @@
 #define HEAP_ASAN 1
 #endif
 #endif
+/* POISON: nothing may touch these bytes. UNPOISON: a block handed out,
+ * writable, its contents undefined. READABLE: bytes the heap itself reads
+ * back (a free block's link). AddressSanitizer builds use its poisoning;
+ * other builds tell valgrind's memcheck the same through client requests,
+ * which cost a few instructions when valgrind is not running. */
 #ifdef HEAP_ASAN
 #include <sanitizer/asan_interface.h>
 #define POISON(p, n) ASAN_POISON_MEMORY_REGION((p), (n))
 #define UNPOISON(p, n) ASAN_UNPOISON_MEMORY_REGION((p), (n))
-#else
+#define READABLE(p, n) ASAN_UNPOISON_MEMORY_REGION((p), (n))
+#elif defined(__has_include)
+#if __has_include(<valgrind/memcheck.h>)
+#include <valgrind/memcheck.h>
+#define POISON(p, n) ((void)VALGRIND_MAKE_MEM_NOACCESS((p), (n)))
+#define UNPOISON(p, n) ((void)VALGRIND_MAKE_MEM_UNDEFINED((p), (n)))
+#define READABLE(p, n) ((void)VALGRIND_MAKE_MEM_DEFINED((p), (n)))
+#endif
+#endif
+#ifndef POISON
 #define POISON(p, n) ((void)(p), (void)(n))
 #define UNPOISON(p, n) ((void)(p), (void)(n))
+#define READABLE(p, n) ((void)(p), (void)(n))
 #endif
 
 #define SMALL_CHUNK (16u * 1024u)
@@ -181,8 +197,9 @@ static void *carve(struct sb_heap *h, unsigned k) {
 static void *small_alloc(struct sb_heap *h, unsigned k) {
     char *p = h->free_list[k];
     if (p) {
-        UNPOISON(p, class_usable(k));
+        READABLE(p, sizeof(void *));
         h->free_list[k] = *(void **)p;
+        UNPOISON(p, class_usable(k));
         return p;
     }
     return carve(h, k);
