@@ -10,7 +10,9 @@
  * followed by a well-formed TURN_DONE and the end of the stream, so every
  * input ends the turn quickly: by finishing it, by breaking the protocol,
  * or by hanging up. The host callbacks accept everything, so the
- * supervisor's own checks are what is exercised.
+ * supervisor's own checks are what is exercised. The answer to NEW comes
+ * first, from the harness, unless the input's first byte is odd: then the
+ * input must bring its own (a refusal, a malformed one, or none).
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -136,13 +138,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     corral_error err;
     struct jail_supervisor *s = jail_supervisor_new(&cfg, &err);
     if (!s || jail_supervisor_adopt(s, sv[0]) < 0) abort();
-    /* The answer to NEW, queued before it is asked. */
+    /* The answer to NEW, which the supervisor reads with the first turn's
+     * messages. An input whose first byte is odd brings its own instead,
+     * so malformed and refused answers are fuzzed too. */
     struct jail_out o;
-    jail_out_begin(&o, JU_NEW_DONE);
-    jail_out_u64(&o, 1);
-    jail_out_u64(&o, 1);
-    jail_out_error(&o, NULL);
-    queue(sv[1], &o);
+    if (!(size && (data[0] & 1))) {
+        jail_out_begin(&o, JU_NEW_DONE);
+        jail_out_u64(&o, 1);
+        jail_out_u64(&o, 1);
+        jail_out_error(&o, NULL);
+        queue(sv[1], &o);
+    }
     struct sandbox_config sc = {.host = &fuzz_host, .worker_id = "fuzz", .today = "2026-01-01"};
     corral_limits_default(&sc.limits);
     struct jail_sandbox *r = jail_sandbox_new(s, NULL, &sc, &err);

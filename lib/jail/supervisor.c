@@ -1067,8 +1067,10 @@ const corral_error *jail_sandbox_start_error(const struct jail_sandbox *r) {
 /* Takes r off its worker (which may then retire) and frees it; with
  * tell, the worker frees its side too. */
 static void sandbox_drop(struct jail_sandbox *r, int tell) {
-    unlink_lost(r);
+    /* First: a worker ended while we wait lists r as lost, and r must
+     * leave that list before it is freed. */
     if (tell) await_new(r);
+    unlink_lost(r);
     struct jail_proc *p = r->p;
     if (p) {
         if (tell) {

@@ -437,3 +437,30 @@ TEST(a_refused_new_is_reported_at_the_first_turn_and_the_worker_kept) {
     CHECK_EQ_INT(frees, 1);
     rig_down(&g);
 }
+
+/* A sandbox freed before its first turn waits for NEW's answer; a worker
+ * that hangs up instead is ended, and the sandbox leaves the lost list
+ * before it is freed (found by fuzz_supervisor as a use after free). */
+TEST(a_sandbox_freed_while_its_worker_hangs_up_on_new) {
+    int sv[2];
+    if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0) return;
+    struct jail_supervisor_config cfg = {.mode = CORRAL_ISOLATION_POOL, .pool_size = 1,
+                                         .grace_ms = 1, .epfd = -1, .host = &host};
+    corral_error err;
+    struct jail_supervisor *s = jail_supervisor_new(&cfg, &err);
+    CHECK(s != NULL);
+    if (!s) return;
+    CHECK_EQ_INT(jail_supervisor_adopt(s, sv[0]), 0);
+    struct sandbox_config sc = {.host = &host, .worker_id = "w", .today = "2026-01-01"};
+    corral_limits_default(&sc.limits);
+    struct jail_sandbox *r = jail_sandbox_new(s, NULL, &sc, &err);
+    CHECK(r != NULL);
+    shutdown(sv[1], SHUT_WR);
+    jail_sandbox_free(r);
+    jail_supervisor_poll(s, NULL, NULL);
+    struct jail_supervisor_stats st;
+    jail_supervisor_stats(s, &st);
+    CHECK_EQ_INT(st.workers, 0);
+    jail_supervisor_free(s);
+    close(sv[1]);
+}
