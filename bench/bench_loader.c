@@ -301,6 +301,21 @@ static uint64_t cold_once(corral_loader *l, const corral_code *code, int *bad) {
     return t;
 }
 
+/* n cold executions, gap_ns apart (0: back to back); their times, sorted. */
+static uint64_t *cold_loop(corral_loader *l, const corral_code *code, int n, long gap_ns, int *bad) {
+    uint64_t *t = malloc(sizeof *t * (size_t)n);
+    if (!t) die("out of memory");
+    for (int i = 0; i < n; i++) {
+        if (gap_ns) {
+            struct timespec gap = {0, gap_ns};
+            nanosleep(&gap, NULL);
+        }
+        t[i] = cold_once(l, code, bad);
+    }
+    qsort(t, (size_t)n, sizeof *t, cmp_u64);
+    return t;
+}
+
 static void bench_cold(int iters, double sustained_s) {
     corral_loader *l = new_loader(0);
     corral_code *code = make_code(PING_SRC, NULL, NULL);
@@ -326,14 +341,7 @@ static void bench_cold(int iters, double sustained_s) {
     /* 1b: the same with requests 200 µs apart, as a server sees them: the
      * prewarm thread has time to keep fresh sandboxes ready. */
     int spaced = iters / 2;
-    uint64_t *ts = malloc(sizeof *ts * (size_t)spaced);
-    if (!ts) die("out of memory");
-    for (int i = 0; i < spaced; i++) {
-        struct timespec gap = {0, 200000};
-        nanosleep(&gap, NULL);
-        ts[i] = cold_once(l, code, &bad);
-    }
-    qsort(ts, (size_t)spaced, sizeof *ts, cmp_u64);
+    uint64_t *ts = cold_loop(l, code, spaced, 200000, &bad);
     row("1b. cold load + first invoke, requests 200 µs apart (prewarmed sandboxes)",
         fmt(a, sizeof a, "%.1f µs", pct_us(ts, (size_t)spaced, 50)),
         fmt(b, sizeof b, "%.1f µs", pct_us(ts, (size_t)spaced, 99)), "≤ 150 µs p50",
@@ -348,10 +356,7 @@ static void bench_cold(int iters, double sustained_s) {
         corral_loader *l0 = new_loader_prewarming(0, 0);
         for (int i = 0; i < 50; i++) cold_once(l0, code, &bad);
         int n0 = iters / 2;
-        uint64_t *t0s = malloc(sizeof *t0s * (size_t)n0);
-        if (!t0s) die("out of memory");
-        for (int i = 0; i < n0; i++) t0s[i] = cold_once(l0, code, &bad);
-        qsort(t0s, (size_t)n0, sizeof *t0s, cmp_u64);
+        uint64_t *t0s = cold_loop(l0, code, n0, 0, &bad);
         row("1c. cold load + first invoke, no prewarming (every sandbox built and freed inline)",
             fmt(a, sizeof a, "%.1f µs", pct_us(t0s, (size_t)n0, 50)),
             fmt(b, sizeof b, "%.1f µs", pct_us(t0s, (size_t)n0, 99)), "—",
