@@ -150,11 +150,14 @@ typedef struct corral_options {
      * sandboxes; 0 = 1000. */
     uint64_t isolation_worker_sandboxes;
     /* Busy-polling, in µs: before a wait that may sleep (corral_loader_step
-     * with a timeout, and a jailed turn's socket), keep checking for this
-     * long, but only while the last such wait was this short. Waking a
+     * with a timeout, while the last such wait was this short; and a
+     * jailed worker's socket, on both ends, once a few exchanges in a row
+     * were answered this fast), keep checking for this long. Waking a
      * sleeping thread costs tens of µs on virtual machines, so a capability
      * or tool call answered within the window returns several times sooner;
      * the price is up to this much CPU per wait while calls come quickly.
+     * The first exchanges after a quiet spell never spin: the peer is
+     * asleep, and the kernel often wakes it on the spinner's own CPU.
      * Default 50; 0 = always sleep (hosts that value idle CPU most); at
      * most CORRAL_BUSY_POLL_MAX_US (more is taken as that). */
     unsigned busy_poll_us;

@@ -126,9 +126,13 @@ int jail_batch_flush(struct jail_batch *b, int fd) {
         if (r <= 0) rc = -1;
         else sent += (size_t)r;
     }
+    jail_batch_discard(b);
+    return rc;
+}
+
+void jail_batch_discard(struct jail_batch *b) {
     for (size_t i = 0; i < b->count; i++) free(b->msg[i]);
     b->count = 0;
-    return rc;
 }
 
 int jail_out_post(struct jail_out *o, struct jail_batch *b, int fd) {
@@ -171,14 +175,35 @@ void jail_in_free(struct jail_in *in) {
     in->complete = 0;
 }
 
+void jail_in_sent(struct jail_in *in) {
+    if (!in->spin_us) return;
+    in->sent_ns = jail_mono_ns();
+    in->awaiting = 1;
+}
+
+int jail_in_will_spin(const struct jail_in *in) {
+    int64_t window = (int64_t)in->spin_us * 1000;
+    return in->awaiting && in->streak >= JAIL_SPIN_STREAK && in->sent_ns - in->last_msg_ns <= window;
+}
+
+/* A whole message arrived: was it the quick answer of a tight exchange? */
+static void note_arrival(struct jail_in *in) {
+    if (!in->spin_us) return;
+    int64_t now = jail_mono_ns(), window = (int64_t)in->spin_us * 1000;
+    if (in->awaiting) {
+        int tight = now - in->sent_ns <= window && in->sent_ns - in->last_msg_ns <= window;
+        in->streak = tight ? in->streak + 1 : 0;
+        in->awaiting = 0;
+    }
+    in->last_msg_ns = now;
+}
+
 long jail_in_recv(struct jail_in *in, int fd, int timeout_ms, size_t max_bytes) {
     if (in->complete) jail_in_reset(in);
     int64_t end = timeout_ms >= 0 ? mono_ms() + timeout_ms : 0;
     int waited = 0;
-    /* A zero timeout only looks; a wait that may block spins first, when
-     * the last one was short enough to have been caught spinning. */
-    int64_t started = in->spin_us ? jail_mono_ns() : 0, spin_ns = (int64_t)in->spin_us * 1000;
-    int64_t spin_end = spin_ns && timeout_ms != 0 && in->last_wait_ns <= spin_ns ? started + spin_ns : 0;
+    /* A zero timeout only looks. */
+    int64_t spin_end = timeout_ms != 0 && jail_in_will_spin(in) ? in->sent_ns + (int64_t)in->spin_us * 1000 : 0;
     for (;;) {
         /* A message already queued (the common case while a worker streams
          * upcalls) is read without a poll first. */
@@ -189,7 +214,7 @@ long jail_in_recv(struct jail_in *in, int fd, int timeout_ms, size_t max_bytes) 
             if (r < 0 && errno == EINTR) continue;
             if (r < 0) return -1;
             if (r == 0) {
-                in->last_wait_ns = INT64_MAX;
+                in->streak = 0;
                 return -2;
             }
         }
@@ -228,7 +253,7 @@ long jail_in_recv(struct jail_in *in, int fd, int timeout_ms, size_t max_bytes) 
         if (in->len > max_bytes) return -1;
         if (!more) {
             in->complete = 1;
-            if (started) in->last_wait_ns = jail_mono_ns() - started;
+            note_arrival(in);
             return in->len ? (long)in->len : -1;
         }
     }

@@ -69,6 +69,8 @@ struct jail_batch {
 int jail_out_post(struct jail_out *o, struct jail_batch *b, int fd);
 /* Sends everything held, in order. Returns 0, or -1 (the peer is gone). */
 int jail_batch_flush(struct jail_batch *b, int fd);
+/* Drops everything held, unsent. */
+void jail_batch_discard(struct jail_batch *b);
 
 /* ---- reading ------------------------------------------------------------ */
 
@@ -95,18 +97,35 @@ struct jail_in {
     uint8_t *buf;
     size_t len, cap;
     int complete;           /* buf holds a whole message (the last one returned) */
-    /* Before a wait that may block, keep trying for this long (µs): on a
-     * turn's ping-pong the answer usually comes within tens of µs, and
-     * catching it awake saves the peer a wake-up (a round trip of context
-     * switches costs more than that on a virtualised host). Only while the
-     * last wait was that short: a peer busy building a sandbox would only
-     * lose the CPU the spinner takes. 0: never. */
+    /* Before a wait that may block, keep trying for this long (µs): in a
+     * run of quick exchanges (capability calls in a loop) the answer comes
+     * within microseconds, and a receiver caught awake saves the peer a
+     * wake-up, which costs more than that on a virtualised host. Only in
+     * such a run, though: a message sent to a peer that was asleep wakes it,
+     * often on the sender's own CPU (the kernel's wake-affine placement),
+     * where a spinning sender would only keep it from running. So the
+     * channel spins once JAIL_SPIN_STREAK exchanges in a row were tight
+     * (each wait short and begun soon after the peer's previous message)
+     * and the peer was heard from within the window. 0: never. */
     unsigned spin_us;
-    int64_t last_wait_ns;   /* how long the last message took to arrive */
+    unsigned streak;        /* tight exchanges in a row */
+    int awaiting;           /* jail_in_sent: the next message answers ours */
+    int64_t sent_ns;        /* when that message of ours went */
+    int64_t last_msg_ns;    /* when the last whole message arrived */
 };
+/* Tight exchanges in a row before a channel spins: more than a cold
+ * execution makes (its start and first call), so those never spin. */
+#define JAIL_SPIN_STREAK 3
+
 /* CLOCK_MONOTONIC in ns: the clock of the supervisor's and the channel's
  * deadlines and waits. */
 int64_t jail_mono_ns(void);
+
+/* Notes that a message needing an answer (or the peer's next move) has
+ * just been sent on in's socket: the exchange the spin rule counts. */
+void jail_in_sent(struct jail_in *in);
+/* Whether the next blocking jail_in_recv spins first (the rule above). */
+int jail_in_will_spin(const struct jail_in *in);
 
 /* Receives one whole message from fd into in->buf with a wall-clock
  * timeout (ms; -1 waits forever). Returns its length, 0 when the peer has

@@ -93,6 +93,9 @@ struct jail_proc {
     struct jail_sandbox *in_turn;
     struct jail_sandbox *sandboxes;
     struct jail_in in;
+    /* NEW waits here to leave with the turn that follows it (START, sent
+     * by the loader straight after), so the worker wakes once for both. */
+    struct jail_batch held;
     struct jail_proc *next, *prev;
 };
 
@@ -379,8 +382,16 @@ static int reap_zygote_child(struct jail_proc *p, int wait_first) {
     return STATUS_UNKNOWN;
 }
 
+/* Sends a message to p, after whatever was held for it (one sendmmsg). */
+static int proc_send(struct jail_proc *p, struct jail_out *o) {
+    if (!p->held.count) return jail_out_send(o, p->fd);
+    if (jail_out_post(o, &p->held, p->fd) < 0) return -1;
+    return jail_batch_flush(&p->held, p->fd);
+}
+
 static void proc_end(struct jail_proc *p, enum end_why why, const char *detail) {
     struct jail_supervisor *s = p->s;
+    jail_batch_discard(&p->held);
     watch(s, p->fd, 0);
     close(p->fd);
     /* jail_reap leaves a pid of 0 (a worker adopted from elsewhere) to its
@@ -624,7 +635,7 @@ void jail_supervisor_hook(struct jail_supervisor *s, uint64_t what) {
         struct jail_out o;
         jail_out_begin(&o, JD_HOOK);
         jail_out_u64(&o, what);
-        jail_out_send(&o, p->fd);
+        proc_send(p, &o);
     }
 }
 
@@ -639,7 +650,7 @@ static void reply(struct jail_sandbox *r, int64_t v, uint64_t aux, const corral_
     jail_out_i64(&o, v);
     jail_out_u64(&o, aux);
     jail_out_error(&o, e);
-    jail_out_send(&o, r->p->fd);
+    proc_send(r->p, &o);
 }
 
 /* A cap list the worker wrote: kind, flags, id per entry. NULL (and *bad)
@@ -895,10 +906,11 @@ static void run_turn(struct jail_sandbox *r, struct jail_out *o) {
         return;
     }
     p->in_turn = r;
-    if (jail_out_send(o, p->fd) < 0) {
+    if (proc_send(p, o) < 0) {
         proc_end(p, END_DIED, NULL);
         return;
     }
+    jail_in_sent(&p->in);
     /* Time the worker spends waiting for our answers (the host's callbacks)
      * is not its CPU: only time spent waiting on the socket counts. When
      * that runs out, the worker's own CPU clock decides: a worker that was
@@ -1011,7 +1023,7 @@ struct jail_sandbox *jail_sandbox_new(struct jail_supervisor *s, const char *ten
     p->live++;
     p->created++;
     if (p->created >= s->cfg.max_sandboxes_per_worker) p->draining = 1;
-    if (jail_out_send(&o, p->fd) < 0) {
+    if (jail_out_post(&o, &p->held, p->fd) < 0) {
         proc_end(p, END_DIED, NULL);
         /* The worker died on the way: the sandbox never existed for anyone. */
         corral_error_set(err, CORRAL_EBUSY, "SandboxCrashedError", "%s", r->why);
@@ -1048,6 +1060,10 @@ static int take_new_done(struct jail_sandbox *r, struct jail_fields *f) {
 static void await_new(struct jail_sandbox *r) {
     struct jail_proc *p = r->p;
     if (!r->new_pending || !p) return;
+    if (p->held.count && jail_batch_flush(&p->held, p->fd) < 0) {
+        proc_end(p, END_DIED, NULL);
+        return;
+    }
     struct jail_fields f;
     uint64_t kind = 0;
     int got = read_msg(p, r->id, 10000, &f, &kind);
@@ -1077,7 +1093,7 @@ static void sandbox_drop(struct jail_sandbox *r, int tell) {
             struct jail_out o;
             jail_out_begin(&o, JD_FREE);
             jail_out_u64(&o, r->id);
-            jail_out_send(&o, p->fd);
+            proc_send(p, &o);
         }
         if (r->prev) r->prev->next = r->next;
         else p->sandboxes = r->next;
@@ -1173,7 +1189,7 @@ void jail_sandbox_release_export(struct jail_sandbox *r, uint64_t export_id) {
     jail_out_begin(&o, JD_RELEASE_EXPORT);
     jail_out_u64(&o, r->id);
     jail_out_u64(&o, export_id);
-    jail_out_send(&o, r->p->fd);
+    proc_send(r->p, &o);
 }
 
 void jail_sandbox_fire_timer(struct jail_sandbox *r, uint64_t timer_id) {

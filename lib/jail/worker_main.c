@@ -93,9 +93,16 @@ static void post_or_die(struct jail_out *o) {
     if (jail_out_post(o, &W.out, W.fd) < 0) die();
 }
 
+/* Everything held, now: the supervisor's next message answers it. */
+static void flush_or_die(void) {
+    if (jail_batch_flush(&W.out, W.fd) < 0) die();
+    jail_in_sent(&W.in);
+}
+
 /* Everything held, then this message, now. */
 static void send_or_die(struct jail_out *o) {
-    if (jail_out_post(o, &W.out, W.fd) < 0 || jail_batch_flush(&W.out, W.fd) < 0) die();
+    if (jail_out_post(o, &W.out, W.fd) < 0) die();
+    flush_or_die();
 }
 
 static uint64_t sb_id(void *host) { return ((struct wsb *)host)->id; }
@@ -155,7 +162,9 @@ static void handle_new(struct jail_fields *f) {
     /* A sandbox that could not be created stays listed until FREE, so the
      * turn the supervisor sent after NEW without waiting ends cleanly. */
     W.sbs[W.count++] = s;
-    send_or_die(&o);
+    /* Nobody waits for the answer: it leaves with the turn's end, or
+     * before this process next sleeps (recv_msg). */
+    post_or_die(&o);
 }
 
 /* Serves a message that may come at any time; returns 0 if it was not one
@@ -188,9 +197,16 @@ static int handle_async(uint64_t kind, struct jail_fields *f) {
     return 0;
 }
 
-/* Reads the next message; ends the process when the supervisor is gone. */
+/* Reads the next message; ends the process when the supervisor is gone.
+ * What is held goes out first unless a message is already waiting (the
+ * turn sent with a NEW), so one send carries both answers. */
 static uint64_t recv_msg(struct jail_fields *f) {
-    long n = jail_in_recv(&W.in, W.fd, -1, JAIL_MSG_MAX_BYTES);
+    long n = -2;
+    if (W.out.count) n = jail_in_recv(&W.in, W.fd, 0, JAIL_MSG_MAX_BYTES);
+    if (n == -2) {
+        if (W.out.count) flush_or_die();
+        n = jail_in_recv(&W.in, W.fd, -1, JAIL_MSG_MAX_BYTES);
+    }
     if (n == 0) jail_exit(0);
     if (n < 0 || jail_fields_parse(f, W.in.buf, (size_t)n) < 0) die();
     uint64_t kind = jail_get_u64(f);
@@ -497,23 +513,26 @@ static void turn(uint64_t kind, struct jail_fields *f) {
     end_turn(s, (uint64_t)sandbox_killed(s->sb), used);
 }
 
-/* Once a sandbox has been freed (an execution ended) and the socket stays
- * quiet for a millisecond: gives memory back and builds the spare runtime.
- * Doing either while a sandbox is starting would only delay its first
- * turn. */
+/* Once a sandbox has been freed (an execution ended) and nothing waits:
+ * builds the spare runtime at once, so the next NEW only assigns it (that
+ * work falls while the supervisor is busy with its host, not on the next
+ * execution's path), and gives memory back once the socket has stayed
+ * quiet for a millisecond (a burst of executions would only fault it back
+ * in). */
 static void tidy_if_idle(void) {
     int spare_due = W.prewarm && W.want_spare && !W.spare && W.have_spare_cfg;
     if (!spare_due && !W.trim_due) return;
     struct pollfd p = {.fd = W.fd, .events = POLLIN};
-    if (poll(&p, 1, 1) != 0) return;
-    if (W.trim_due) {
+    if (poll(&p, 1, 0) != 0) return;
+    if (spare_due) {
+        W.want_spare = 0;
+        corral_error err;
+        W.spare = sandbox_new(&W.spare_cfg, &err);
+    }
+    if (W.trim_due && poll(&p, 1, 1) == 0) {
         W.trim_due = 0;
         jail_give_back_memory(IDLE_TRIM_ABOVE);
     }
-    if (!spare_due) return;
-    W.want_spare = 0;
-    corral_error err;
-    W.spare = sandbox_new(&W.spare_cfg, &err);
 }
 
 struct sandbox *jail_worker_prepare_spare(void) {
@@ -533,7 +552,6 @@ int jail_worker_main(void *arg) {
     W.test_hook = a->test_hook;
     for (;;) {
         struct jail_fields f;
-        if (W.out.count && jail_batch_flush(&W.out, W.fd) < 0) die();
         uint64_t kind = recv_msg(&f);
         if (!handle_async(kind, &f)) {
             if (kind < JD_START || kind > JD_FETCH_DONE) die();
