@@ -124,6 +124,10 @@ struct jail_supervisor {
 enum end_why { END_QUIET, END_DIED, END_VIOLATION, END_CPU };
 
 /* CPU time the worker process has used (0 without its clock). */
+/* How long a turn runs before the supervisor reads its worker's CPU clock
+ * (run_turn). */
+#define CPU_BASELINE_NS 1000000
+
 static uint64_t proc_cpu_ns(const struct jail_proc *p) {
     struct timespec ts;
     if (!p->has_clock || clock_gettime(p->cpu_clock, &ts) < 0) return 0;
@@ -916,19 +920,39 @@ static void run_turn(struct jail_sandbox *r, struct jail_out *o) {
      * that runs out, the worker's own CPU clock decides: a worker that was
      * merely descheduled on a busy machine gets the rest of its budget. The
      * clock is also read every 256 upcalls, so a worker streaming cheap
-     * upcalls (each answered at once) cannot stretch its turn either. */
-    uint64_t cpu0 = proc_cpu_ns(p);
+     * upcalls (each answered at once) cannot stretch its turn either.
+     * Reading another process's clock is a system call, and most turns
+     * end within a millisecond, so the starting reading is taken only once
+     * a turn has lasted CPU_BASELINE_NS, less the time gone by then as if
+     * the worker had run throughout: its count can only come out higher,
+     * by at most that millisecond against the grace period's 100. */
+    int64_t turn_t0 = jail_mono_ns();
+    uint64_t cpu0 = 0;
+    int have_cpu0 = 0;
     int64_t grace_ns = (int64_t)r->s->cfg.grace_ms * 1000000;
     int64_t left = (int64_t)(r->budget_ns > INT64_MAX / 2 ? INT64_MAX / 2 : r->budget_ns) + grace_ns;
     for (unsigned count = 1;; count++) {
         struct jail_fields f;
         uint64_t kind;
         int64_t t0 = jail_mono_ns();
-        int64_t wait_ms = left > 0 ? (left + 999999) / 1000000 : 0;
+        int64_t wait_ns = have_cpu0 ? left : CPU_BASELINE_NS - (t0 - turn_t0);
+        if (wait_ns > left) wait_ns = left;
+        int64_t wait_ms = wait_ns > 0 ? (wait_ns + 999999) / 1000000 : 0;
         int got = read_msg(p, r->id, wait_ms < INT32_MAX ? (int)wait_ms : INT32_MAX, &f, &kind);
         if (!got) return;
-        left -= jail_mono_ns() - t0;
-        uint64_t used = got == 2 || count % 256 == 0 ? proc_cpu_ns(p) - cpu0 : 0;
+        int64_t t1 = jail_mono_ns();
+        left -= t1 - t0;
+        if (!have_cpu0 && (got == 2 || t1 - turn_t0 >= CPU_BASELINE_NS)) {
+            uint64_t now = proc_cpu_ns(p), gone = (uint64_t)(t1 - turn_t0);
+            cpu0 = now > gone ? now - gone : 0;
+            have_cpu0 = 1;
+            if (got == 2 && left > 0) continue;
+        }
+        uint64_t used = 0;
+        if (have_cpu0 && (got == 2 || count % 256 == 0)) {
+            uint64_t now = proc_cpu_ns(p);
+            used = now > cpu0 ? now - cpu0 : 0;
+        }
         if (got == 1 && p->has_clock && used > r->budget_ns + (uint64_t)grace_ns) {
             jail_fields_free(&f);
             proc_end(p, END_CPU, NULL);

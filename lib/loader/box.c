@@ -58,10 +58,11 @@ void ld_box_discard(struct worker *w) {
 
 void ld_box_set_deadline(struct worker *w, uint64_t deadline_ns) {
     if (w->rsb) {
-        /* 0 clears an in-process deadline; a remote one ends with its turn. */
+        /* 0 clears an in-process deadline; a remote one ends with its turn.
+         * Jailed turns are begun at a CPU time of 0 (ld_run_turn_begin),
+         * so a deadline there is the budget itself. */
         if (!deadline_ns) return;
-        uint64_t now = engine_thread_cpu_ns_cheap();
-        jail_sandbox_set_cpu_budget(w->rsb, deadline_ns > now ? deadline_ns - now : 1);
+        jail_sandbox_set_cpu_budget(w->rsb, deadline_ns);
     } else if (w->sb) {
         sandbox_set_cpu_deadline(w->sb, deadline_ns);
     }
@@ -147,8 +148,11 @@ static void lost(void *ud, void *host_data) {
 
 int ld_box_pending(corral_loader *l) { return l->sup && jail_supervisor_pending(l->sup); }
 
-int ld_box_poll(corral_loader *l) {
+int ld_box_poll(corral_loader *l, int quiet) {
     if (!l->sup) return 0;
+    double now = ld_mono_ms();
+    if (!jail_supervisor_pending(l->sup) && (quiet || now - l->box_polled_ms < 1.0)) return 0;
+    l->box_polled_ms = now;
     jail_supervisor_poll(l->sup, lost, l);
     return jail_supervisor_pending(l->sup);
 }

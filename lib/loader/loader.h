@@ -213,6 +213,7 @@ struct corral_loader {
     int closing;                    /* corral_loader_free is tearing down */
     int in_step;                    /* corral_loader_step is running */
     double last_wait_ms;            /* how long the last sleeping wait took (busy_poll_us) */
+    double box_polled_ms;           /* when the workers' sockets were last looked at */
     size_t task_count, inv_live, host_call_count;
     uint64_t next_call_id;
     struct timer_node **timers;     /* a min-heap (timers.c) */
@@ -330,9 +331,12 @@ void ld_box_fetch_done(struct worker *w, uint64_t fetch_id, int ok, const uint8_
                        size_t len, const uint64_t *caps, size_t cap_count);
 /* The supervisor: started by corral_loader_new for the jailed modes;
  * ld_box_poll reaps dead workers (ending their sandboxes' invocations)
- * and returns nonzero when it has more to report at once. */
+ * and returns nonzero when it has more to report at once. The workers'
+ * sockets are in the loop's epoll set, so a step whose wait found nothing
+ * passes quiet: nothing to look at. A step that did not wait looks at
+ * most once a millisecond (a dead worker is also found by its next turn). */
 int ld_box_init(corral_loader *l, corral_error *err);
-int ld_box_poll(corral_loader *l);
+int ld_box_poll(corral_loader *l, int quiet);
 /* Whether dead workers' sandboxes wait to be reported (no system call). */
 int ld_box_pending(corral_loader *l);
 void ld_box_fini(corral_loader *l);

@@ -297,8 +297,8 @@ int corral_loader_step(corral_loader *l, int timeout_ms) {
     if (l->head) timeout_ms = 0;
     int due = corral_loader_timeout(l);
     if (due >= 0 && (timeout_ms < 0 || due < timeout_ms)) timeout_ms = due;
-    int readable = 0;
-    if (timeout_ms != 0) readable = wait_for_events(l, timeout_ms);
+    int readable = 0, waited = timeout_ms != 0;
+    if (waited) readable = wait_for_events(l, timeout_ms);
     /* Drain first, then clear the flag, then take the posted work. Cleared
      * before the drain, a wake landing between the two had its write
      * drained while its flag stayed set, so the next wake skipped its
@@ -322,7 +322,7 @@ int corral_loader_step(corral_loader *l, int timeout_ms) {
         ld_run_task(l, t);
     }
     fire_due_timers(l);
-    ld_box_poll(l);
+    ld_box_poll(l, waited && !readable);
     l->in_step = 0;
     return (int)pending_count(l);
 }
