@@ -68,7 +68,7 @@ static int send_all(int fd, const uint8_t *p, size_t len) {
     size_t off = 0;
     do {
         size_t n = len - off > JAIL_FRAG_BYTES ? JAIL_FRAG_BYTES : len - off;
-        uint8_t more = off + n < len;
+        uint8_t more = off + n < len ? JAIL_FLAG_MORE : 0;
         struct iovec iov[2] = {{&more, 1}, {(void *)(p + off), n}};
         struct msghdr mh = {.msg_iov = iov, .msg_iovlen = 2};
         ssize_t r;
@@ -108,20 +108,40 @@ int jail_out_send(struct jail_out *o, int fd) {
     return r;
 }
 
+static void put_le32(uint8_t *p, size_t v) {
+    for (int i = 0; i < 4; i++) p[i] = (uint8_t)(v >> (8 * i));
+}
+
 int jail_batch_flush(struct jail_batch *b, int fd) {
-    static const uint8_t last = 0;
+    static const uint8_t plain = 0, packed = JAIL_FLAG_PACKED;
+    uint8_t lens[JAIL_BATCH_MAX][4];
+    struct iovec iov[2 * JAIL_BATCH_MAX + JAIL_BATCH_MAX];
+    struct mmsghdr mm[JAIL_BATCH_MAX];
+    size_t groups = 0, v = 0;
+    /* Consecutive messages share a datagram while they fit in a fragment;
+     * a lone one goes as it is. */
+    for (size_t i = 0; i < b->count;) {
+        size_t j = i, total = 0;
+        while (j < b->count && (j == i || total + 4 + b->len[j] <= JAIL_FRAG_BYTES)) total += 4 + b->len[j++];
+        struct iovec *first = &iov[v];
+        if (j - i == 1) {
+            iov[v++] = (struct iovec){(void *)&plain, 1};
+            iov[v++] = (struct iovec){b->msg[i], b->len[i]};
+        } else {
+            iov[v++] = (struct iovec){(void *)&packed, 1};
+            for (size_t k = i; k < j; k++) {
+                put_le32(lens[k], b->len[k]);
+                iov[v++] = (struct iovec){lens[k], 4};
+                iov[v++] = (struct iovec){b->msg[k], b->len[k]};
+            }
+        }
+        mm[groups++] = (struct mmsghdr){.msg_hdr = {.msg_iov = first, .msg_iovlen = (size_t)(&iov[v] - first)}};
+        i = j;
+    }
     int rc = 0;
     size_t sent = 0;
-    while (sent < b->count && rc == 0) {
-        struct mmsghdr mm[JAIL_BATCH_MAX];
-        struct iovec iov[JAIL_BATCH_MAX][2];
-        size_t n = b->count - sent;
-        for (size_t i = 0; i < n; i++) {
-            iov[i][0] = (struct iovec){(void *)&last, 1};
-            iov[i][1] = (struct iovec){b->msg[sent + i], b->len[sent + i]};
-            mm[i] = (struct mmsghdr){.msg_hdr = {.msg_iov = iov[i], .msg_iovlen = 2}};
-        }
-        int r = sendmmsg(fd, mm, (unsigned)n, MSG_NOSIGNAL);
+    while (sent < groups && rc == 0) {
+        int r = sendmmsg(fd, mm + sent, (unsigned)(groups - sent), MSG_NOSIGNAL);
         if (r < 0 && errno == EINTR) continue;
         if (r <= 0) rc = -1;
         else sent += (size_t)r;
@@ -170,9 +190,53 @@ void jail_in_reset(struct jail_in *in) {
 
 void jail_in_free(struct jail_in *in) {
     free(in->buf);
-    in->buf = NULL;
+    free(in->pack);
+    in->buf = in->pack = NULL;
     in->len = in->cap = 0;
+    in->pack_len = in->pack_off = in->pack_cap = 0;
     in->complete = 0;
+}
+
+int jail_in_buffered(const struct jail_in *in) { return in->pack_off < in->pack_len; }
+
+static size_t get_le32(const uint8_t *p) {
+    return (size_t)p[0] | (size_t)p[1] << 8 | (size_t)p[2] << 16 | (size_t)p[3] << 24;
+}
+
+/* Hands out the next message of the packed datagram. */
+static long next_packed(struct jail_in *in) {
+    size_t len = get_le32(in->pack + in->pack_off);
+    memcpy(in->buf, in->pack + in->pack_off + 4, len);
+    in->pack_off += 4 + len;
+    if (in->pack_off == in->pack_len) in->pack_len = in->pack_off = 0;
+    in->len = len;
+    in->complete = 1;
+    return (long)len;
+}
+
+/* Takes a packed datagram (in->buf[0..n)): every message whole, non-empty
+ * and within max_bytes, and nothing after the last. Returns the first
+ * message's length, or -1. */
+static long take_packed(struct jail_in *in, size_t n, size_t max_bytes) {
+    size_t off = 0, count = 0;
+    while (off < n) {
+        if (n - off < 4) return -1;
+        size_t len = get_le32(in->buf + off);
+        if (len == 0 || len > n - off - 4 || len > max_bytes) return -1;
+        off += 4 + len;
+        count++;
+    }
+    if (count < 2) return -1;
+    if (in->pack_cap < n) {
+        uint8_t *p = realloc(in->pack, n);
+        if (!p) return -1;
+        in->pack = p;
+        in->pack_cap = n;
+    }
+    memcpy(in->pack, in->buf, n);
+    in->pack_len = n;
+    in->pack_off = 0;
+    return next_packed(in);
 }
 
 void jail_in_sent(struct jail_in *in) {
@@ -200,6 +264,7 @@ static void note_arrival(struct jail_in *in) {
 
 long jail_in_recv(struct jail_in *in, int fd, int timeout_ms, size_t max_bytes) {
     if (in->complete) jail_in_reset(in);
+    if (jail_in_buffered(in)) return next_packed(in);
     int64_t end = timeout_ms >= 0 ? mono_ms() + timeout_ms : 0;
     int waited = 0;
     /* A zero timeout only looks. */
@@ -229,8 +294,8 @@ long jail_in_recv(struct jail_in *in, int fd, int timeout_ms, size_t max_bytes) 
             in->buf = nb;
             in->cap = cap;
         }
-        uint8_t more;
-        struct iovec iov[2] = {{&more, 1}, {in->buf + in->len, JAIL_FRAG_BYTES}};
+        uint8_t flags;
+        struct iovec iov[2] = {{&flags, 1}, {in->buf + in->len, JAIL_FRAG_BYTES}};
         struct msghdr mh = {.msg_iov = iov, .msg_iovlen = 2};
         ssize_t r = recvmsg(fd, &mh, timeout_ms >= 0 || spin_end ? MSG_DONTWAIT : 0);
         if (r < 0 && errno == EINTR) continue;
@@ -248,10 +313,16 @@ long jail_in_recv(struct jail_in *in, int fd, int timeout_ms, size_t max_bytes) 
         if (r < 0 && errno == ECONNRESET) return 0;
         if (r < 0) return -1;
         if (r == 0) return 0;
-        if ((mh.msg_flags & (MSG_TRUNC | MSG_CTRUNC)) || more > 1) return -1;
+        if ((mh.msg_flags & (MSG_TRUNC | MSG_CTRUNC)) || (flags & ~(JAIL_FLAG_MORE | JAIL_FLAG_PACKED)))
+            return -1;
+        if (flags & JAIL_FLAG_PACKED) {
+            if ((flags & JAIL_FLAG_MORE) || in->len) return -1;
+            note_arrival(in);
+            return take_packed(in, (size_t)r - 1, max_bytes);
+        }
         in->len += (size_t)r - 1;
         if (in->len > max_bytes) return -1;
-        if (!more) {
+        if (!(flags & JAIL_FLAG_MORE)) {
             in->complete = 1;
             note_arrival(in);
             return in->len ? (long)in->len : -1;

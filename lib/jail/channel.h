@@ -26,6 +26,12 @@
 
 /* One datagram: a flag byte and at most this many bytes of the message. */
 #define JAIL_FRAG_BYTES (60u * 1024u)
+/* The flag byte. MORE: further fragments of this message follow. PACKED:
+ * the datagram holds several whole messages, each led by its length (4
+ * bytes, little-endian), so a batch costs the receiver one system call;
+ * never with MORE, and never in the middle of a fragmented message. */
+#define JAIL_FLAG_MORE 1u
+#define JAIL_FLAG_PACKED 2u
 /* The largest message either side accepts: module sources (64 MiB by
  * default) plus slack for the other fields of a start. */
 #define JAIL_MSG_MAX_BYTES ((size_t)80 << 20)
@@ -52,12 +58,12 @@ void jail_out_null(struct jail_out *o);
 int jail_out_send(struct jail_out *o, int fd);
 void jail_out_free(struct jail_out *o);
 
-/* Messages held back to leave together in one sendmmsg: a worker's
- * upcalls that need no answer go out with the next one that does (or with
- * TURN_DONE), so the supervisor, woken by the first, finds the rest
- * already there instead of sleeping and waking once per message. Order is
- * kept. Only single-fragment messages are held; a bigger one flushes the
- * batch and goes out on its own. */
+/* Messages held back to leave together: a worker's upcalls that need no
+ * answer go out with the next one that does (or with TURN_DONE), packed
+ * into as few datagrams as fit (JAIL_FLAG_PACKED), so the supervisor,
+ * woken once, reads them all with one system call. Order is kept. Only
+ * single-fragment messages are held; a bigger one flushes the batch and
+ * goes out on its own. */
 #define JAIL_BATCH_MAX 32
 struct jail_batch {
     uint8_t *msg[JAIL_BATCH_MAX];
@@ -97,6 +103,10 @@ struct jail_in {
     uint8_t *buf;
     size_t len, cap;
     int complete;           /* buf holds a whole message (the last one returned) */
+    /* The rest of a packed datagram, handed out before the socket is read
+     * again (already checked: whole length-led messages, nothing else). */
+    uint8_t *pack;
+    size_t pack_len, pack_off, pack_cap;
     /* Before a wait that may block, keep trying for this long (µs): in a
      * run of quick exchanges (capability calls in a loop) the answer comes
      * within microseconds, and a receiver caught awake saves the peer a
@@ -135,6 +145,8 @@ int jail_in_will_spin(const struct jail_in *in);
  * next call carries on with them. */
 long jail_in_recv(struct jail_in *in, int fd, int timeout_ms, size_t max_bytes);
 void jail_in_reset(struct jail_in *in);
+/* Whether messages of a packed datagram are still to be handed out. */
+int jail_in_buffered(const struct jail_in *in);
 void jail_in_free(struct jail_in *in);
 
 /* Decodes a message into fields (which point into data). Returns 0, or -1

@@ -989,6 +989,12 @@ static void run_turn(struct jail_sandbox *r, struct jail_out *o) {
                 proc_end(p, END_VIOLATION, "a malformed end of turn");
                 return;
             }
+            /* Nothing may follow the end of a turn, not even in the same
+             * packed datagram. */
+            if (jail_in_buffered(&p->in)) {
+                proc_end(p, END_VIOLATION, "a message after the end of its turn");
+                return;
+            }
             p->in_turn = NULL;
             if (killed) r->killed = (enum sandbox_kill)killed;
             if (p->heap > r->s->cfg.max_worker_memory) p->draining = 1;
@@ -1097,6 +1103,7 @@ static void await_new(struct jail_sandbox *r) {
         int bad = kind != JU_NEW_DONE || take_new_done(r, &f) < 0;
         jail_fields_free(&f);
         if (bad) proc_end(p, END_VIOLATION, "a malformed answer to NEW");
+        else if (jail_in_buffered(&p->in)) proc_end(p, END_VIOLATION, "a message while no turn was running");
     }
 }
 

@@ -521,7 +521,9 @@ static void turn(uint64_t kind, struct jail_fields *f) {
  * in). */
 static void tidy_if_idle(void) {
     int spare_due = W.prewarm && W.want_spare && !W.spare && W.have_spare_cfg;
-    if (!spare_due && !W.trim_due) return;
+    /* A message already read with the last one (a packed datagram) is
+     * waiting, though the socket looks quiet. */
+    if ((!spare_due && !W.trim_due) || jail_in_buffered(&W.in)) return;
     struct pollfd p = {.fd = W.fd, .events = POLLIN};
     if (poll(&p, 1, 0) != 0) return;
     if (spare_due) {

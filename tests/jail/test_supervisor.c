@@ -264,6 +264,36 @@ TEST(an_oversized_datagram_ends_the_worker) {
     rig_down(&g);
 }
 
+/* A packed datagram (JAIL_FLAG_PACKED) carrying a log, the end of the
+ * turn and one more message: the first two are served, the third is a
+ * message out of turn even though no system call separates it. */
+TEST(a_message_packed_after_the_end_of_a_turn_ends_the_worker) {
+    struct rig g;
+    if (rig_up(&g) < 0) return;
+    struct jail_batch b = {0};
+    struct jail_out o;
+    jail_out_begin(&o, JU_LOG);
+    jail_out_u64(&o, 1);
+    jail_out_u64(&o, 0);
+    jail_out_u64(&o, CORRAL_LOG_INFO);
+    jail_out_bytes(&o, "packed", 6);
+    CHECK_EQ_INT(jail_out_post(&o, &b, g.peer), 0);
+    for (int i = 0; i < 2; i++) {
+        jail_out_begin(&o, JU_TURN_DONE);
+        jail_out_u64(&o, 1);
+        jail_out_u64(&o, 0);
+        jail_out_u64(&o, 1000);
+        jail_out_u64(&o, 2000);
+        CHECK_EQ_INT(jail_out_post(&o, &b, g.peer), 0);
+    }
+    CHECK_EQ_INT(jail_batch_flush(&b, g.peer), 0);
+    run(&g);
+    CHECK_EQ_INT(logs, 1);
+    CHECK_EQ_STR(last_log, "packed");
+    expect_ended(&g, "a message after the end of its turn");
+    rig_down(&g);
+}
+
 TEST(an_unknown_kill_reason_ends_the_worker) {
     struct rig g;
     if (rig_up(&g) < 0) return;
