@@ -58,6 +58,10 @@ ifneq ($(SANFLAGS),)
   CFLAGS_QJS += -fno-sanitize=shift-base
 endif
 LDFLAGS += $(SANFLAGS)
+# Every symbol bound at startup: full RELRO (the GOT read-only from then
+# on), and a worker forked from the zygote finds every binding made
+# instead of resolving (and copying the GOT's pages) on its first calls.
+LDFLAGS += -Wl,-z,relro,-z,now
 LIBS := $(PKG_LIBS) -lm -lpthread -ldl
 
 # Subsystem fragments append to these.

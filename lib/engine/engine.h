@@ -141,6 +141,9 @@ enum sandbox_kill sandbox_killed(const struct sandbox *sb);
  * allocations fail. Safe to call from another thread (the watchdog). */
 void sandbox_kill(struct sandbox *sb, enum sandbox_kill why);
 size_t sandbox_memory_used(const struct sandbox *sb);
+/* Takes the copy-on-write faults of the sandbox's memory now (a fresh
+ * worker's inherited spare runtime; heap_prefault). */
+void sandbox_prefault(const struct sandbox *sb);
 /* The invocation token (router call id) whose turn is running, for logs
  * and limits. */
 uint64_t sandbox_current_invocation(const struct sandbox *sb);

@@ -15,7 +15,9 @@
 #include "engine/heap.h"
 
 #include <malloc.h>
+#include <stdint.h>
 #include <stdlib.h>
+#include <sys/mman.h>
 #include <string.h>
 
 #if defined(__SANITIZE_ADDRESS__)
@@ -282,4 +284,20 @@ void heap_release(struct sb_heap *h) {
     size_t limit = h->limit;
     heap_init(h);
     h->limit = limit;
+}
+
+#ifndef MADV_POPULATE_WRITE
+#define MADV_POPULATE_WRITE 23 /* Linux 5.14; older kernels say EINVAL */
+#endif
+
+void populate_writable(const void *start, size_t len) {
+    uintptr_t page = 4096, a = (uintptr_t)start & ~(page - 1);
+    uintptr_t b = ((uintptr_t)start + len + page - 1) & ~(page - 1);
+    if (len && b > a) (void)madvise((void *)a, b - a, MADV_POPULATE_WRITE);
+}
+
+void heap_prefault(const struct sb_heap *h) {
+    for (const struct heap_chunk *c = h->chunks; c; c = c->next) populate_writable(c, c->size);
+    for (const struct heap_large *l = h->large; l; l = l->next)
+        populate_writable(l, malloc_usable_size((void *)l));
 }

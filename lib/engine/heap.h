@@ -57,4 +57,12 @@ size_t heap_cost(const void *p);
  * usable again afterwards. */
 void heap_release(struct sb_heap *h);
 
+/* Makes every page the heap holds the process's own, without changing a
+ * byte (MADV_POPULATE_WRITE): in a fresh fork, the copy-on-write faults a
+ * sandbox would take one by one on its first turn are taken here in one
+ * system call per chunk, while the worker waits for work. Best effort. */
+void heap_prefault(const struct sb_heap *h);
+/* The same for any range: whole pages around [start, start + len). */
+void populate_writable(const void *start, size_t len);
+
 #endif

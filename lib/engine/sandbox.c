@@ -175,6 +175,11 @@ void sandbox_kill(struct sandbox *sb, enum sandbox_kill why) {
 
 size_t sandbox_memory_used(const struct sandbox *sb) { return (size_t)sb->mstate->malloc_size; }
 
+void sandbox_prefault(const struct sandbox *sb) {
+    populate_writable(sb, sizeof *sb);
+    heap_prefault(&sb->heap);
+}
+
 uint64_t sandbox_current_invocation(const struct sandbox *sb) { return sb->current_invocation; }
 
 /* ---- unhandled rejections ------------------------------------------------ */

@@ -34,6 +34,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "engine/heap.h"
 #include "jail/jail.h"
 
 void jail_config_default(struct jail_config *cfg) {
@@ -223,6 +224,19 @@ void jail_give_back_memory(size_t above) {
         if (mi.fordblks + mi.fsmblks <= above) return;
     }
     malloc_trim(0);
+}
+
+/* Placed by the linker around the executable's writable data. */
+extern char __data_start[], _end[];
+
+/* The stack a worker uses below the frame that prefaults it. */
+#define PREFAULT_STACK_BYTES (64u << 10)
+
+void jail_prefault_inherited(void) {
+    populate_writable(__data_start, (size_t)(_end - __data_start));
+    char here;
+    uintptr_t top = (uintptr_t)&here;
+    if (top > PREFAULT_STACK_BYTES) populate_writable((void *)(top - PREFAULT_STACK_BYTES), PREFAULT_STACK_BYTES);
 }
 
 int jail_reap(pid_t pid, int wait_first) {

@@ -155,6 +155,11 @@ void jail_settle_libc(void);
 /* Returns the allocator's free memory to the kernel when it holds more
  * than `above` bytes of it (0: always). Safe under the worker filter. */
 void jail_give_back_memory(size_t above);
+/* In a fresh fork: takes now, in a few system calls, the copy-on-write
+ * faults its first work would take one by one (each costs an exception
+ * and, on paravirtualised hosts, a trip to the hypervisor): the
+ * executable's data and bss, and the top of the stack. Best effort. */
+void jail_prefault_inherited(void);
 
 /* Reaps a jailed process started by jail_spawn (the pid it returned) and
  * returns its wait status, or -1. `wait_first`: it is known to be on its

@@ -223,16 +223,14 @@ static int zygote_request(struct jail_supervisor *s, struct jail_pending *out) {
 }
 
 /* A worker from the zygote, on the socket returned in *fd. In process
- * mode the next one is asked for at once, so its fork overlaps with this
- * execution: a worker is still fresh and never reused, but rarely waited
- * for. Returns 0; -1 without a zygote; -2 when the child never said hello
+ * mode the next one is asked for when an execution ends (maybe_retire),
+ * so a worker is still fresh and never reused, but rarely waited for. Returns 0; -1 without a zygote; -2 when the child never said hello
  * (errno says why). */
 static int spawn_from_zygote(struct jail_supervisor *s, struct jail_proc *p, int *fd) {
     struct jail_pending take = s->ahead;
     s->ahead.fd = -1;
     /* A zygote found dead here is replaced once before giving up on it. */
     if (take.fd < 0 && zygote_request(s, &take) < 0 && zygote_request(s, &take) < 0) return -1;
-    if (s->cfg.mode == CORRAL_ISOLATION_PROCESS) zygote_request(s, &s->ahead);
     pid_t pid = jail_worker_hello(take.fd, HELLO_TIMEOUT_MS);
     if (pid < 0) {
         int saved = errno;
@@ -495,7 +493,13 @@ static struct jail_proc *pick(struct jail_supervisor *s, const char *tenant, cor
 static void maybe_retire(struct jail_proc *p) {
     if (p->live || p->in_turn || !(p->dedicated || p->draining)) return;
     if (p->draining) p->s->stats.workers_recycled++;
+    struct jail_supervisor *s = p->s;
+    int dedicated = p->dedicated;
     proc_end(p, END_QUIET, NULL);
+    /* PROCESS mode asks for the next worker now, when an execution has
+     * ended, so that its fork and jail are done while the host is between
+     * executions rather than competing with this one for the CPU. */
+    if (dedicated && s->ahead.fd < 0) zygote_request(s, &s->ahead);
 }
 
 /* ---- supervisor ----------------------------------------------------------- */

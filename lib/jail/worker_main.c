@@ -552,6 +552,11 @@ int jail_worker_main(void *arg) {
     W.spare = a->spare;
     W.prewarm = a->prewarm;
     W.test_hook = a->test_hook;
+    /* A fresh fork shares every page with the zygote until it writes one;
+     * the first sandbox would take those faults one at a time. A worker
+     * asked for ahead (PROCESS mode) takes them here, while it waits. */
+    if (W.spare) sandbox_prefault(W.spare);
+    jail_prefault_inherited();
     for (;;) {
         struct jail_fields f;
         uint64_t kind = recv_msg(&f);

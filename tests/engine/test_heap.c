@@ -3,6 +3,9 @@
  * random run checked against a model of what every live block must hold.
  */
 #include <stdint.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "check.h"
 #include "engine/heap.h"
@@ -189,5 +192,42 @@ TEST(a_long_random_run_keeps_every_block_s_bytes_and_no_two_blocks_overlap) {
     CHECK_EQ_INT(bad, 0);
     for (int i = 0; i < SLOTS; i++) heap_free(&h, slots[i].p);
     CHECK(h.large == NULL);
+    heap_release(&h);
+}
+
+/* Prefaulting (a fresh worker taking its copy-on-write faults early)
+ * changes no byte, in the process that does it or in the one it was
+ * forked from: the parent's copy keeps its bytes after the child writes. */
+TEST(prefaulting_keeps_every_byte_here_and_in_the_parent) {
+    struct sb_heap h;
+    heap_init(&h);
+    enum { N = 300 };
+    unsigned char *blocks[N];
+    for (int i = 0; i < N; i++) {
+        size_t size = i % 3 == 0 ? 3000 : (size_t)(i * 7 % 1000) + 1;
+        blocks[i] = heap_alloc(&h, size);
+        CHECK(blocks[i] != NULL);
+        if (blocks[i]) memset(blocks[i], i & 0xff, size < 16 ? size : 16);
+    }
+    int pipefd[2];
+    CHECK_EQ_INT(pipe(pipefd), 0);
+    pid_t pid = fork();
+    if (pid == 0) {
+        heap_prefault(&h);
+        int ok = 1;
+        for (int i = 0; i < N; i++)
+            if (blocks[i][0] != (i & 0xff)) ok = 0;
+        for (int i = 0; i < N; i++) blocks[i][0] = 0xee;
+        ssize_t w = write(pipefd[1], &ok, sizeof ok);
+        _exit(w == sizeof ok ? 0 : 1);
+    }
+    int child_ok = 0;
+    CHECK(read(pipefd[0], &child_ok, sizeof child_ok) == (ssize_t)sizeof child_ok);
+    CHECK_EQ_INT(child_ok, 1);
+    int st = 0;
+    CHECK_EQ_INT(waitpid(pid, &st, 0), pid);
+    for (int i = 0; i < N; i++) CHECK_EQ_INT(blocks[i][0], i & 0xff);
+    close(pipefd[0]);
+    close(pipefd[1]);
     heap_release(&h);
 }
