@@ -136,6 +136,18 @@ int sandbox_run_jobs(struct sandbox *sb);
 /* CPU accounting. The host sets the CPU deadline (thread CPU time in ns)
  * before each turn; the interrupt handler stops JavaScript past it. */
 void sandbox_set_cpu_deadline(struct sandbox *sb, uint64_t deadline_ns);
+/* A turn's CPU clock that reads the thread's CPU time (a system call) only
+ * when the turn turns out to need it: when the interrupt handler first
+ * polls (the turn has run a while), or when it is about to wait for the
+ * host (sandbox_turn_clock_read), whose time is not the sandbox's. Until
+ * then the turn's wall time stands for its CPU time, which it can only
+ * exceed; the reading, once taken, subtracts the wall time gone by as if
+ * all of it had been CPU, so it too can only come out higher. The jailed
+ * worker's turns use it: most last microseconds. */
+void sandbox_turn_clock_begin(struct sandbox *sb, uint64_t budget_ns);
+void sandbox_turn_clock_read(struct sandbox *sb);
+/* Ends the turn's clock and deadline; returns the CPU time it used. */
+uint64_t sandbox_turn_clock_end(struct sandbox *sb);
 enum sandbox_kill sandbox_killed(const struct sandbox *sb);
 /* Marks the sandbox dead: JavaScript stops at the next interrupt poll,
  * allocations fail. Safe to call from another thread (the watchdog). */

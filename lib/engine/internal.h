@@ -85,6 +85,9 @@ struct sandbox {
 
     _Atomic int killed;         /* enum sandbox_kill */
     _Atomic uint64_t cpu_deadline_ns;
+    /* sandbox_turn_clock_*: the budget, when the turn began (wall), and
+     * the thread's CPU time then (0 until it is read). */
+    uint64_t turn_budget_ns, turn_wall0_ns, turn_cpu0_ns;
     struct sb_heap heap;        /* where the runtime allocates (heap.c) */
     JSValue cjs_cache;          /* module name -> module.exports */
     char today[11];

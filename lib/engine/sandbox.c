@@ -148,10 +148,38 @@ void sandbox_release_abandoned(struct sandbox *sb) {
 
 static const JSMallocFunctions sb_mf = {sb_malloc, sb_free_mem, sb_realloc, sb_usable};
 
+void sandbox_turn_clock_begin(struct sandbox *sb, uint64_t budget_ns) {
+    sb->turn_budget_ns = budget_ns ? budget_ns : 1;
+    sb->turn_wall0_ns = wall_ns();
+    sb->turn_cpu0_ns = 0;
+    atomic_store(&sb->cpu_deadline_ns, 0);
+}
+
+void sandbox_turn_clock_read(struct sandbox *sb) {
+    if (!sb->turn_budget_ns || sb->turn_cpu0_ns) return;
+    uint64_t cpu = engine_thread_cpu_ns(), gone = wall_ns() - sb->turn_wall0_ns;
+    sb->turn_cpu0_ns = cpu > gone ? cpu - gone : 1;
+    atomic_store(&sb->cpu_deadline_ns, sb->turn_cpu0_ns + sb->turn_budget_ns);
+}
+
+uint64_t sandbox_turn_clock_end(struct sandbox *sb) {
+    uint64_t used;
+    if (sb->turn_cpu0_ns) {
+        uint64_t cpu = engine_thread_cpu_ns();
+        used = cpu > sb->turn_cpu0_ns ? cpu - sb->turn_cpu0_ns : 0;
+    } else {
+        used = wall_ns() - sb->turn_wall0_ns;
+    }
+    sb->turn_budget_ns = sb->turn_cpu0_ns = 0;
+    atomic_store(&sb->cpu_deadline_ns, 0);
+    return used;
+}
+
 static int sb_interrupt(JSRuntime *rt, void *opaque) {
     ENGINE_UNSAFE_SCOPE();
     struct sandbox *sb = opaque;
     if (atomic_load_explicit(&sb->killed, memory_order_relaxed)) return 1;
+    if (sb->turn_budget_ns && !sb->turn_cpu0_ns) sandbox_turn_clock_read(sb);
     uint64_t deadline = atomic_load_explicit(&sb->cpu_deadline_ns, memory_order_relaxed);
     if (deadline && engine_thread_cpu_ns() > deadline) {
         atomic_store(&sb->killed, SANDBOX_KILL_CPU);

@@ -214,8 +214,10 @@ static uint64_t recv_msg(struct jail_fields *f) {
     return kind;
 }
 
-/* Sends an upcall and waits for its REPLY. */
+/* Sends an upcall and waits for its REPLY. The time the host takes is
+ * not the sandbox's CPU: the turn's clock is read before it starts. */
 static int64_t call_up(struct jail_out *o, uint64_t *aux, corral_error *err) {
+    if (W.in_turn && W.in_turn->sb) sandbox_turn_clock_read(W.in_turn->sb);
     send_or_die(o);
     for (;;) {
         struct jail_fields f;
@@ -446,8 +448,7 @@ static void turn(uint64_t kind, struct jail_fields *f) {
         return;
     }
     W.in_turn = s;
-    uint64_t start = engine_thread_cpu_ns_cheap();
-    sandbox_set_cpu_deadline(s->sb, start + (budget ? budget : 1));
+    sandbox_turn_clock_begin(s->sb, budget);
     size_t n = 0, pn = 0;
     uint64_t *idx = NULL, *pidx = NULL;
     struct wire_msg m;
@@ -507,8 +508,7 @@ static void turn(uint64_t kind, struct jail_fields *f) {
     free(idx);
     free(pidx);
     W.known_count = 0;
-    uint64_t used = engine_thread_cpu_since(start);
-    sandbox_set_cpu_deadline(s->sb, 0);
+    uint64_t used = sandbox_turn_clock_end(s->sb);
     W.in_turn = NULL;
     end_turn(s, (uint64_t)sandbox_killed(s->sb), used);
 }
