@@ -69,6 +69,15 @@ struct jail_sandbox {
      * at once. */
     int new_pending, new_failed;
     corral_error new_err;
+    /* START is not sent on its own either: it waits here for the first
+     * turn that follows it (the loader starts a sandbox to deliver a call
+     * to it) and leaves with it, so a cold execution is one round trip.
+     * start_pending: sent, its TURN_DONE not read yet; start_kill: how
+     * that TURN_DONE said the start ended. */
+    struct jail_out start_held;
+    int start_is_held, start_pending;
+    uint64_t start_budget_ns;
+    enum sandbox_kill start_kill;
     int lost_pending, lost_reported;
     struct jail_sandbox *next, *prev;           /* in its worker */
     struct jail_sandbox *lost_next;
@@ -914,6 +923,19 @@ static void run_turn(struct jail_sandbox *r, struct jail_out *o) {
         return;
     }
     p->in_turn = r;
+    /* The budget of what runs first: START's when it goes along; the
+     * turn's own once START has ended (the clocks start over then). */
+    uint64_t budget_ns = r->budget_ns;
+    if (r->start_is_held) {
+        r->start_is_held = 0;
+        r->start_pending = 1;
+        budget_ns = r->start_budget_ns;
+        if (jail_out_post(&r->start_held, &p->held, p->fd) < 0) {
+            jail_out_free(o);
+            proc_end(p, END_DIED, NULL);
+            return;
+        }
+    }
     if (proc_send(p, o) < 0) {
         proc_end(p, END_DIED, NULL);
         return;
@@ -934,7 +956,7 @@ static void run_turn(struct jail_sandbox *r, struct jail_out *o) {
     uint64_t cpu0 = 0;
     int have_cpu0 = 0;
     int64_t grace_ns = (int64_t)r->s->cfg.grace_ms * 1000000;
-    int64_t left = (int64_t)(r->budget_ns > INT64_MAX / 2 ? INT64_MAX / 2 : r->budget_ns) + grace_ns;
+    int64_t left = (int64_t)(budget_ns > INT64_MAX / 2 ? INT64_MAX / 2 : budget_ns) + grace_ns;
     for (unsigned count = 1;; count++) {
         struct jail_fields f;
         uint64_t kind;
@@ -957,14 +979,14 @@ static void run_turn(struct jail_sandbox *r, struct jail_out *o) {
             uint64_t now = proc_cpu_ns(p);
             used = now > cpu0 ? now - cpu0 : 0;
         }
-        if (got == 1 && p->has_clock && used > r->budget_ns + (uint64_t)grace_ns) {
+        if (got == 1 && p->has_clock && used > budget_ns + (uint64_t)grace_ns) {
             jail_fields_free(&f);
             proc_end(p, END_CPU, NULL);
             return;
         }
         if (got == 2) {
-            if (p->has_clock && used < r->budget_ns) {
-                left = (int64_t)(r->budget_ns - used) + grace_ns;
+            if (p->has_clock && used < budget_ns) {
+                left = (int64_t)(budget_ns - used) + grace_ns;
                 continue;
             }
             proc_end(p, END_CPU, NULL);
@@ -992,6 +1014,18 @@ static void run_turn(struct jail_sandbox *r, struct jail_out *o) {
             if (bad) {
                 proc_end(p, END_VIOLATION, "a malformed end of turn");
                 return;
+            }
+            if (r->start_pending) {
+                /* The end of START, sent with this turn: the worker ends
+                 * the turn at once if the start was killed. */
+                r->start_pending = 0;
+                r->start_kill = (enum sandbox_kill)killed;
+                if (killed) r->killed = (enum sandbox_kill)killed;
+                budget_ns = r->budget_ns;
+                left = (int64_t)(budget_ns > INT64_MAX / 2 ? INT64_MAX / 2 : budget_ns) + grace_ns;
+                turn_t0 = jail_mono_ns();
+                have_cpu0 = 0;
+                continue;
             }
             /* Nothing may follow the end of a turn, not even in the same
              * packed datagram. */
@@ -1118,6 +1152,10 @@ const corral_error *jail_sandbox_start_error(const struct jail_sandbox *r) {
 /* Takes r off its worker (which may then retire) and frees it; with
  * tell, the worker frees its side too. */
 static void sandbox_drop(struct jail_sandbox *r, int tell) {
+    if (r->start_is_held) {
+        jail_out_free(&r->start_held);
+        r->start_is_held = 0;
+    }
     /* First: a worker ended while we wait lists r as lost, and r must
      * leave that list before it is freed. */
     if (tell) await_new(r);
@@ -1171,7 +1209,7 @@ int jail_sandbox_start(struct jail_sandbox *r, const struct workercode *code, co
                        size_t env_len, const uint64_t *env_caps, size_t env_cap_count) {
     uint8_t *bytes;
     size_t len;
-    if (jail_code_encode(code, &bytes, &len) < 0) {
+    if (r->start_is_held || r->start_pending || jail_code_encode(code, &bytes, &len) < 0) {
         r->killed = SANDBOX_KILL_MEMORY;
         return -1;
     }
@@ -1182,8 +1220,14 @@ int jail_sandbox_start(struct jail_sandbox *r, const struct workercode *code, co
     if (env) jail_out_bytes(&o, env, env_len);
     else jail_out_null(&o);
     out_idx(&o, r, env_caps, env_cap_count);
-    run_turn(r, &o);
-    return r->killed ? -1 : 0;
+    r->start_held = o;
+    r->start_is_held = 1;
+    r->start_budget_ns = r->budget_ns;
+    return 0;
+}
+
+enum sandbox_kill jail_sandbox_start_kill(const struct jail_sandbox *r) {
+    return r->start_is_held || r->start_pending ? SANDBOX_KILL_NONE : r->start_kill;
 }
 
 static void out_envelope(struct jail_out *o, const struct wire_msg *m) {

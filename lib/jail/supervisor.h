@@ -100,8 +100,17 @@ void jail_sandbox_free(struct jail_sandbox *r);
 const corral_error *jail_sandbox_start_error(const struct jail_sandbox *r);
 /* The CPU budget (ns of the worker's thread time) of the next turn. */
 void jail_sandbox_set_cpu_budget(struct jail_sandbox *r, uint64_t budget_ns);
+/* Prepares START, which leaves with the next turn (the loader starts a
+ * sandbox to deliver a call to it): one round trip for both. Returns 0,
+ * or -1 when the message could not be built. How the start ended is known
+ * once that turn has run: jail_sandbox_start_kill, and
+ * jail_sandbox_start_error for a sandbox the worker could not create. */
 int jail_sandbox_start(struct jail_sandbox *r, const struct workercode *code, const uint8_t *env,
                        size_t env_len, const uint64_t *env_caps, size_t env_cap_count);
+/* The limit (or crash) that ended START; SANDBOX_KILL_NONE while it ran
+ * to its end or has not run yet. The turn sent with it then ended at once
+ * in the worker, without running anything. */
+enum sandbox_kill jail_sandbox_start_kill(const struct jail_sandbox *r);
 void jail_sandbox_deliver(struct jail_sandbox *r, const struct wire_msg *m, const uint64_t *caps);
 /* sandbox_export_entrypoint + sandbox_deliver(CALL on it) +
  * sandbox_release_export, in one turn and one message. */

@@ -447,6 +447,11 @@ static void turn(uint64_t kind, struct jail_fields *f) {
         end_turn(s, SANDBOX_KILL_MEMORY, 0);
         return;
     }
+    if (kind != JD_START && sandbox_killed(s->sb)) {
+        /* A turn sent with a START that was killed: nothing runs. */
+        end_turn(s, (uint64_t)sandbox_killed(s->sb), 0);
+        return;
+    }
     W.in_turn = s;
     sandbox_turn_clock_begin(s->sb, budget);
     size_t n = 0, pn = 0;

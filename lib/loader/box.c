@@ -40,6 +40,10 @@ const corral_error *ld_box_start_error(const struct worker *w) {
     return w->rsb ? jail_sandbox_start_error(w->rsb) : NULL;
 }
 
+enum sandbox_kill ld_box_start_kill(const struct worker *w) {
+    return w->rsb ? jail_sandbox_start_kill(w->rsb) : SANDBOX_KILL_NONE;
+}
+
 void ld_box_discard(struct worker *w) {
     if (w->rsb) {
         jail_sandbox_free(w->rsb);

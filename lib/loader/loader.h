@@ -99,6 +99,7 @@ struct worker {
     struct sandbox *sb;             /* in this process (inline), or */
     struct jail_sandbox *rsb;       /* in a jailed worker process (box.c) */
     int sb_escaped;                 /* sb was escaped by the watchdog: abandon, never free */
+    int start_unchecked;            /* a jailed START not yet run (ld_worker_check_start) */
     uint32_t gen;
     int is_dynamic;
     struct cref **imports;
@@ -316,6 +317,8 @@ const char *ld_box_crash_message(const struct worker *w);
 /* Why a worker process could not create the sandbox, once its first turn
  * has run; NULL in-process (creation failures come from ld_box_new). */
 const corral_error *ld_box_start_error(const struct worker *w);
+/* How a jailed START ended (SANDBOX_KILL_NONE: well, or not yet run). */
+enum sandbox_kill ld_box_start_kill(const struct worker *w);
 /* The invocation a host callback runs for (sb: the callback's argument). */
 uint64_t ld_box_invocation(const struct worker *w, const struct sandbox *sb);
 void ld_box_start(struct worker *w, const uint64_t *env_idx);
@@ -385,6 +388,11 @@ struct worker *ld_worker_new(corral_loader *l, const char *id);
 int ld_worker_set_code(struct worker *w, struct workercode *code, struct worker *creator,
                            corral_error *err);
 int ld_worker_start(struct worker *w, corral_error *err);
+/* Whether the start ended well (k: the limit or crash that ended it, or
+ * none); on failure discards the sandbox and says why in err, as
+ * ld_worker_start does. For a jailed worker, whose START leaves with its
+ * first call's turn (start_unchecked), after that turn. */
+int ld_worker_check_start(struct worker *w, enum sandbox_kill k, corral_error *err);
 void ld_worker_unref(struct worker *w);
 /* Drops everything a worker holds on others (sandbox, parked tasks, env
  * caps, outbound) / frees its own memory; worker_free and loader teardown

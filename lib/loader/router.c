@@ -387,6 +387,25 @@ struct deliver_turn {
 
 static void deliver_in_turn(void *arg);
 
+/* The call that started a worker whose start failed: answered with why,
+ * and its invocation ended with the matching outcome. Frees t. */
+static void fail_start(corral_loader *l, struct task *t, const corral_error *err) {
+    struct call_rec *c = ld_call_take(l, t->id);
+    if (c) {
+        struct invocation *inv = ld_inv_find(l, c->id);
+        int crashed = strcmp(err->name, "SandboxCrashedError") == 0;
+        if (inv && (err->status == CORRAL_ELIMIT || crashed)) {
+            ld_inv_fail(l, inv, crashed ? CORRAL_OUTCOME_CRASHED
+                                : strcmp(err->name, "MemoryLimitError") == 0
+                                    ? CORRAL_OUTCOME_EXCEEDED_MEMORY
+                                    : CORRAL_OUTCOME_EXCEEDED_CPU,
+                     err->name, "%s", err->message);
+        }
+        ld_answer_error(l, c, err->name, err->message);
+    }
+    ld_task_free(t);
+}
+
 /* Runs one delivery task. */
 void ld_run_task(corral_loader *l, struct task *t) {
     struct worker *w = t->w;
@@ -408,20 +427,7 @@ void ld_run_task(corral_loader *l, struct task *t) {
         if (t->entry) {
             corral_error err = {0};
             if (ld_worker_start(w, &err) < 0) {
-                struct call_rec *c = ld_call_take(l, t->id);
-                if (c) {
-                    struct invocation *inv = ld_inv_find(l, c->id);
-                    int crashed = strcmp(err.name, "SandboxCrashedError") == 0;
-                    if (inv && (err.status == CORRAL_ELIMIT || crashed)) {
-                        ld_inv_fail(l, inv, crashed ? CORRAL_OUTCOME_CRASHED
-                                            : strcmp(err.name, "MemoryLimitError") == 0
-                                                ? CORRAL_OUTCOME_EXCEEDED_MEMORY
-                                                : CORRAL_OUTCOME_EXCEEDED_CPU,
-                                 err.name, "%s", err.message);
-                    }
-                    ld_answer_error(l, c, err.name, err.message);
-                }
-                ld_task_free(t);
+                fail_start(l, t, &err);
                 return;
             }
             t->gen = w->gen;
@@ -446,6 +452,16 @@ void ld_run_task(corral_loader *l, struct task *t) {
     uint64_t deadline = ld_run_turn_begin(w, &start);
     ld_guarded_turn(l, w, deadline, deliver_in_turn, &dt);
     free(dt.idx);
+    if (w->start_unchecked && !ld_box_live(w)) w->start_unchecked = 0;
+    if (w->start_unchecked) {
+        /* The START sent with this turn failed: the turn ran nothing, and
+         * the call fails as it would have before it was sent. */
+        corral_error err = {0};
+        if (ld_worker_check_start(w, ld_box_start_kill(w), &err) < 0) {
+            fail_start(l, t, &err);
+            return;
+        }
+    }
     ld_run_turn_end(l, w, start);
     ld_task_free(t);
 }

@@ -289,6 +289,17 @@ int ld_worker_start(struct worker *w, corral_error *err) {
     free(idx);
     enum sandbox_kill k = escaped ? SANDBOX_KILL_CPU : ld_box_killed(w);
     if (!escaped) ld_box_set_deadline(w, 0);
+    /* A jailed START leaves with the first call's turn: its outcome is
+     * checked after that turn (ld_worker_check_start). */
+    if (!k && w->rsb) {
+        w->start_unchecked = 1;
+        return 0;
+    }
+    return ld_worker_check_start(w, k, err);
+}
+
+int ld_worker_check_start(struct worker *w, enum sandbox_kill k, corral_error *err) {
+    w->start_unchecked = 0;
     const corral_error *not_created = ld_box_start_error(w);
     if (not_created) {
         /* A worker process could not create the sandbox (ld_box_new did

@@ -826,3 +826,60 @@ static void too_small_to_start_case(corral_isolation mode) {
 TEST(too_small_to_start_inline) { too_small_to_start_case(CORRAL_ISOLATION_INLINE); }
 TEST(too_small_to_start_pool) { too_small_to_start_case(CORRAL_ISOLATION_POOL); }
 TEST(too_small_to_start_process) { too_small_to_start_case(CORRAL_ISOLATION_PROCESS); }
+
+/* A jailed START leaves with the first call's turn (one round trip for a
+ * cold execution). When the start itself is stopped by a limit, the call
+ * fails exactly as it did when START ran alone, and as in-process: the
+ * startup's own error, the call's body never run, the worker kept. */
+static void startup_limit_case(corral_isolation mode, const char *src, int cpu_ms,
+                               corral_outcome outcome, const char *name, const char *message) {
+    corral_loader *l = new_loader_in(mode, 1);
+    if (!l) return;
+    corral_code *c = code_with(src);
+    corral_limits lim;
+    memset(&lim, 0, sizeof lim);
+    lim.cpu_ms = (uint32_t)cpu_ms;
+    lim.memory_bytes = 4u << 20;
+    corral_code_set_limits(c, &lim);
+    corral_error err = {0};
+    corral_worker *w = corral_load(l, c, &err);
+    CHECK(w != NULL);
+    struct res r;
+    if (w) {
+        memset(&r, 0, sizeof r);
+        CHECK_EQ_INT(corral_invoke(w, NULL, "add", "[1, 2]", on_done, &r), CORRAL_OK);
+        wait_done(l, &r);
+        CHECK_EQ_INT(r.outcome, outcome);
+        CHECK_EQ_STR(r.error_name, name);
+        CHECK_EQ_STR(r.error_message, message);
+    }
+    corral_worker_release(w);
+    corral_code_free(c);
+    corral_worker *ok = load_with_cap(l, echo_src, NULL);
+    if (ok) {
+        invoke(l, ok, "add", "[2, 3]", &r);
+        CHECK_EQ_STR(r.value, "5");
+    }
+    corral_worker_release(ok);
+    corral_stats st;
+    corral_loader_stats(l, &st);
+    CHECK_EQ_INT(st.live_sandboxes, 0);
+    corral_loader_free(l);
+}
+
+static const char startup_loop_src[] =
+    "for (;;) {}\nexport default { add(a, b) { return a + b; } };";
+static const char startup_hog_src[] =
+    "const hog = []; for (;;) hog.push(new Array(1000).fill(1));\n"
+    "export default { add(a, b) { return a + b; } };";
+
+static void startup_limits_in(corral_isolation mode) {
+    startup_limit_case(mode, startup_loop_src, 30, CORRAL_OUTCOME_EXCEEDED_CPU, "CpuLimitError",
+                       "The worker's startup exceeded the CPU time limit of 30 ms.");
+    startup_limit_case(mode, startup_hog_src, 5000, CORRAL_OUTCOME_EXCEEDED_MEMORY,
+                       "MemoryLimitError",
+                       "The worker's startup exceeded the memory limit of 4194304 bytes.");
+}
+TEST(a_startup_past_its_limits_fails_the_first_call_inline) { startup_limits_in(CORRAL_ISOLATION_INLINE); }
+TEST(a_startup_past_its_limits_fails_the_first_call_pool) { startup_limits_in(CORRAL_ISOLATION_POOL); }
+TEST(a_startup_past_its_limits_fails_the_first_call_process) { startup_limits_in(CORRAL_ISOLATION_PROCESS); }
