@@ -3,6 +3,7 @@
  * asserts on time.
  *
  *   make bench && build/release/bench/bench_isolation [--quick] [--only MODE] [--busy-poll-us N]
+ *                                                     [--idle-us N] [--cap-calls N]
  *
  * Rows per mode:
  *   cold execution   load fresh code, call one method, release: p50/p99,
@@ -10,7 +11,9 @@
  *                    an interactive host sees: workers build a spare runtime
  *                    while idle, as the in-process prewarm thread does)
  *   capability call  one env.CAP.echo() round trip from inside a sandbox,
- *                    host answering at once: p50/p99 of per-run means
+ *                    host answering at once: p50/p99 of per-run means, 200
+ *                    calls a run (--cap-calls: more shows the steady state
+ *                    of a long loop; --idle-us: another idle spell)
  *   executions/s     cold executions per second, one loader per CPU (thread)
  *   memory/sandbox   host RSS plus the RSS of every worker process, per
  *                    live started sandbox (200 of them)
@@ -89,6 +92,8 @@ static void echo_fn(corral_call *call, void *ud) {
 }
 
 static long busy_poll_us = -1; /* --busy-poll-us; -1: the library's default */
+static long idle_us = 2000;    /* --idle-us: the idle spell before each "idle cold" run */
+static long cap_calls = 200;   /* --cap-calls: capability round trips per run */
 
 static corral_loader *new_loader(corral_isolation mode) {
     corral_options o;
@@ -175,19 +180,21 @@ static void bench_mode(const char *name, corral_isolation mode, int iters, doubl
     double c50 = pct_us(t, (size_t)iters, 0.5), c99 = pct_us(t, (size_t)iters, 0.99);
     int idle_iters = iters / 4 > 10 ? iters / 4 : 10;
     for (int i = 0; i < idle_iters; i++) {
-        usleep(2000);
+        usleep(idle_us);
         t[i] = cold_once(l, &bad);
     }
     double i50 = pct_us(t, (size_t)idle_iters, 0.5);
 
-    enum { CALLS = 200 };
+    const long CALLS = cap_calls;
+    char cap_args[32];
+    snprintf(cap_args, sizeof cap_args, "[%ld]", CALLS);
     int runs = iters / 4 > 10 ? iters / 4 : 10;
     corral_worker *w = load(l);
     call(l, w, "echo", "[10]");
     uint64_t *per = calloc((size_t)runs, sizeof *per);
     for (int i = 0; i < runs; i++) {
         uint64_t t0 = now_ns();
-        if (!call(l, w, "echo", "[200]")) bad++;
+        if (!call(l, w, "echo", cap_args)) bad++;
         per[i] = (now_ns() - t0) / CALLS;
     }
     double k50 = pct_us(per, (size_t)runs, 0.5), k99 = pct_us(per, (size_t)runs, 0.99);
@@ -235,11 +242,18 @@ int main(int argc, char **argv) {
         if (!strcmp(argv[i], "--quick")) quick = 1;
         else if (!strcmp(argv[i], "--only") && i + 1 < argc) only = argv[++i];
         else if (!strcmp(argv[i], "--busy-poll-us") && i + 1 < argc) busy_poll_us = atol(argv[++i]);
+        else if (!strcmp(argv[i], "--idle-us") && i + 1 < argc) idle_us = atol(argv[++i]);
+        else if (!strcmp(argv[i], "--cap-calls") && i + 1 < argc) cap_calls = atol(argv[++i]);
         else {
-            fprintf(stderr, "usage: %s [--quick] [--only inline|pool|tenant|process] [--busy-poll-us N]\n",
+            fprintf(stderr, "usage: %s [--quick] [--only inline|pool|tenant|process] [--busy-poll-us N] "
+                    "[--idle-us N] [--cap-calls N]\n",
                     argv[0]);
             return 2;
         }
+    }
+    if (cap_calls < 1 || cap_calls > 1000000 || idle_us < 0 || idle_us > 10000000) {
+        fprintf(stderr, "bench_isolation: --cap-calls takes 1..1000000, --idle-us 0..10000000\n");
+        return 2;
     }
     int iters = quick ? 50 : 400;
     double seconds = quick ? 0.5 : 2.0;
