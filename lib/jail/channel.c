@@ -122,7 +122,8 @@ int jail_batch_flush(struct jail_batch *b, int fd) {
      * a lone one goes as it is. */
     for (size_t i = 0; i < b->count;) {
         size_t j = i, total = 0;
-        while (j < b->count && (j == i || total + 4 + b->len[j] <= JAIL_FRAG_BYTES)) total += 4 + b->len[j++];
+        while (j < b->count && (j == i || total + 4 + b->len[j] <= JAIL_FRAG_BYTES))
+            total += 4 + b->len[j++];
         struct iovec *first = &iov[v];
         if (j - i == 1) {
             iov[v++] = (struct iovec){(void *)&plain, 1};
@@ -135,7 +136,8 @@ int jail_batch_flush(struct jail_batch *b, int fd) {
                 iov[v++] = (struct iovec){b->msg[k], b->len[k]};
             }
         }
-        mm[groups++] = (struct mmsghdr){.msg_hdr = {.msg_iov = first, .msg_iovlen = (size_t)(&iov[v] - first)}};
+        size_t iovs = (size_t)(&iov[v] - first);
+        mm[groups++] = (struct mmsghdr){.msg_hdr = {.msg_iov = first, .msg_iovlen = iovs}};
         i = j;
     }
     int rc = 0;
@@ -268,7 +270,8 @@ long jail_in_recv(struct jail_in *in, int fd, int timeout_ms, size_t max_bytes) 
     int64_t end = timeout_ms >= 0 ? mono_ms() + timeout_ms : 0;
     int waited = 0;
     /* A zero timeout only looks. */
-    int64_t spin_end = timeout_ms != 0 && jail_in_will_spin(in) ? in->sent_ns + (int64_t)in->spin_us * 1000 : 0;
+    int64_t spin_end =
+        timeout_ms != 0 && jail_in_will_spin(in) ? in->sent_ns + (int64_t)in->spin_us * 1000 : 0;
     for (;;) {
         /* A message already queued (the common case while a worker streams
          * upcalls) is read without a poll first. */
@@ -313,8 +316,8 @@ long jail_in_recv(struct jail_in *in, int fd, int timeout_ms, size_t max_bytes) 
         if (r < 0 && errno == ECONNRESET) return 0;
         if (r < 0) return -1;
         if (r == 0) return 0;
-        if ((mh.msg_flags & (MSG_TRUNC | MSG_CTRUNC)) || (flags & ~(JAIL_FLAG_MORE | JAIL_FLAG_PACKED)))
-            return -1;
+        if (mh.msg_flags & (MSG_TRUNC | MSG_CTRUNC)) return -1;
+        if (flags & ~(JAIL_FLAG_MORE | JAIL_FLAG_PACKED)) return -1;
         if (flags & JAIL_FLAG_PACKED) {
             if ((flags & JAIL_FLAG_MORE) || in->len) return -1;
             note_arrival(in);

@@ -236,7 +236,8 @@ void jail_prefault_inherited(void) {
     populate_writable(__data_start, (size_t)(_end - __data_start));
     char here;
     uintptr_t top = (uintptr_t)&here;
-    if (top > PREFAULT_STACK_BYTES) populate_writable((void *)(top - PREFAULT_STACK_BYTES), PREFAULT_STACK_BYTES);
+    if (top > PREFAULT_STACK_BYTES)
+        populate_writable((void *)(top - PREFAULT_STACK_BYTES), PREFAULT_STACK_BYTES);
 }
 
 int jail_reap(pid_t pid, int wait_first) {

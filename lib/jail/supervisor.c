@@ -132,11 +132,11 @@ struct jail_supervisor {
 
 enum end_why { END_QUIET, END_DIED, END_VIOLATION, END_CPU };
 
-/* CPU time the worker process has used (0 without its clock). */
 /* How long a turn runs before the supervisor reads its worker's CPU clock
  * (run_turn). */
 #define CPU_BASELINE_NS 1000000
 
+/* CPU time the worker process has used (0 without its clock). */
 static uint64_t proc_cpu_ns(const struct jail_proc *p) {
     struct timespec ts;
     if (!p->has_clock || clock_gettime(p->cpu_clock, &ts) < 0) return 0;
@@ -233,7 +233,8 @@ static int zygote_request(struct jail_supervisor *s, struct jail_pending *out) {
 
 /* A worker from the zygote, on the socket returned in *fd. In process
  * mode the next one is asked for when an execution ends (maybe_retire),
- * so a worker is still fresh and never reused, but rarely waited for. Returns 0; -1 without a zygote; -2 when the child never said hello
+ * so a worker is still fresh and never reused, but rarely waited for.
+ * Returns 0; -1 without a zygote; -2 when the child never said hello
  * (errno says why). */
 static int spawn_from_zygote(struct jail_supervisor *s, struct jail_proc *p, int *fd) {
     struct jail_pending take = s->ahead;
@@ -1141,7 +1142,8 @@ static void await_new(struct jail_sandbox *r) {
         int bad = kind != JU_NEW_DONE || take_new_done(r, &f) < 0;
         jail_fields_free(&f);
         if (bad) proc_end(p, END_VIOLATION, "a malformed answer to NEW");
-        else if (jail_in_buffered(&p->in)) proc_end(p, END_VIOLATION, "a message while no turn was running");
+        else if (jail_in_buffered(&p->in))
+            proc_end(p, END_VIOLATION, "a message while no turn was running");
     }
 }
 
