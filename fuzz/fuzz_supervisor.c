@@ -12,7 +12,9 @@
  * or by hanging up. The host callbacks accept everything, so the
  * supervisor's own checks are what is exercised. The answer to NEW comes
  * first, from the harness, unless the input's first byte is odd: then the
- * input must bring its own (a refusal, a malformed one, or none).
+ * input must bring its own (a refusal, a malformed one, or none). When bit
+ * 1 of the first byte is set, the sandbox is started first, so START
+ * travels with the call and its end must come before the call's.
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -169,6 +171,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     jail_out_send(&o, sv[1]);
     shutdown(sv[1], SHUT_WR);
     jail_sandbox_set_cpu_budget(r, 1000000);
+    /* An input whose first byte has bit 1 set starts the sandbox first:
+     * START then leaves with the call, and the queued datagrams are read
+     * as START's upcalls and end, then the call's. */
+    if (size && (data[0] & 2)) {
+        struct workercode *code = wc_new();
+        if (!code) abort();
+        code->compat_date = strdup("2025-01-01");
+        if (!code->compat_date) abort();
+        (void)jail_sandbox_start(r, code, NULL, 0, NULL, 0);
+        wc_free(code);
+    }
     static const uint8_t args[] = {1, 0x0b, 0};
     struct wire_msg m = {.kind = WIRE_MSG_CALL, .id = 1, .target = 0, .payload = args,
                          .payload_len = sizeof args};
