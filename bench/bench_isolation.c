@@ -185,9 +185,8 @@ static void bench_mode(const char *name, corral_isolation mode, int iters, doubl
     }
     double i50 = pct_us(t, (size_t)idle_iters, 0.5);
 
-    const long CALLS = cap_calls;
     char cap_args[32];
-    snprintf(cap_args, sizeof cap_args, "[%ld]", CALLS);
+    snprintf(cap_args, sizeof cap_args, "[%ld]", cap_calls);
     int runs = iters / 4 > 10 ? iters / 4 : 10;
     corral_worker *w = load(l);
     call(l, w, "echo", "[10]");
@@ -195,7 +194,7 @@ static void bench_mode(const char *name, corral_isolation mode, int iters, doubl
     for (int i = 0; i < runs; i++) {
         uint64_t t0 = now_ns();
         if (!call(l, w, "echo", cap_args)) bad++;
-        per[i] = (now_ns() - t0) / CALLS;
+        per[i] = (now_ns() - t0) / (uint64_t)cap_calls;
     }
     double k50 = pct_us(per, (size_t)runs, 0.5), k99 = pct_us(per, (size_t)runs, 0.99);
     corral_worker_release(w);

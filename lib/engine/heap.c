@@ -18,6 +18,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <sys/mman.h>
+#include <unistd.h>
 #include <string.h>
 
 #if defined(__SANITIZE_ADDRESS__)
@@ -291,7 +292,9 @@ void heap_release(struct sb_heap *h) {
 #endif
 
 void populate_writable(const void *start, size_t len) {
-    uintptr_t page = 4096, a = (uintptr_t)start & ~(page - 1);
+    static uintptr_t page;
+    if (!page) page = (uintptr_t)sysconf(_SC_PAGESIZE);
+    uintptr_t a = (uintptr_t)start & ~(page - 1);
     uintptr_t b = ((uintptr_t)start + len + page - 1) & ~(page - 1);
     if (len && b > a) (void)madvise((void *)a, b - a, MADV_POPULATE_WRITE);
 }

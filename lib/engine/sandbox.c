@@ -179,7 +179,7 @@ static int sb_interrupt(JSRuntime *rt, void *opaque) {
     ENGINE_UNSAFE_SCOPE();
     struct sandbox *sb = opaque;
     if (atomic_load_explicit(&sb->killed, memory_order_relaxed)) return 1;
-    if (sb->turn_budget_ns && !sb->turn_cpu0_ns) sandbox_turn_clock_read(sb);
+    sandbox_turn_clock_read(sb); /* a no-op unless a lazy turn clock is unread */
     uint64_t deadline = atomic_load_explicit(&sb->cpu_deadline_ns, memory_order_relaxed);
     if (deadline && engine_thread_cpu_ns() > deadline) {
         atomic_store(&sb->killed, SANDBOX_KILL_CPU);

@@ -241,6 +241,9 @@ static long take_packed(struct jail_in *in, size_t n, size_t max_bytes) {
     return next_packed(in);
 }
 
+/* The spin window, in ns. */
+static int64_t spin_window(const struct jail_in *in) { return (int64_t)in->spin_us * 1000; }
+
 void jail_in_sent(struct jail_in *in) {
     if (!in->spin_us) return;
     in->sent_ns = jail_mono_ns();
@@ -248,14 +251,14 @@ void jail_in_sent(struct jail_in *in) {
 }
 
 int jail_in_will_spin(const struct jail_in *in) {
-    int64_t window = (int64_t)in->spin_us * 1000;
+    int64_t window = spin_window(in);
     return in->awaiting && in->streak >= JAIL_SPIN_STREAK && in->sent_ns - in->last_msg_ns <= window;
 }
 
 /* A whole message arrived: was it the quick answer of a tight exchange? */
 static void note_arrival(struct jail_in *in) {
     if (!in->spin_us) return;
-    int64_t now = jail_mono_ns(), window = (int64_t)in->spin_us * 1000;
+    int64_t now = jail_mono_ns(), window = spin_window(in);
     if (in->awaiting) {
         int tight = now - in->sent_ns <= window && in->sent_ns - in->last_msg_ns <= window;
         in->streak = tight ? in->streak + 1 : 0;
@@ -271,7 +274,7 @@ long jail_in_recv(struct jail_in *in, int fd, int timeout_ms, size_t max_bytes) 
     int waited = 0;
     /* A zero timeout only looks. */
     int64_t spin_end =
-        timeout_ms != 0 && jail_in_will_spin(in) ? in->sent_ns + (int64_t)in->spin_us * 1000 : 0;
+        timeout_ms != 0 && jail_in_will_spin(in) ? in->sent_ns + spin_window(in) : 0;
     for (;;) {
         /* A message already queued (the common case while a worker streams
          * upcalls) is read without a poll first. */

@@ -900,6 +900,12 @@ static int read_msg(struct jail_proc *p, uint64_t id, int timeout_ms, struct jai
 static int take_new_done(struct jail_sandbox *r, struct jail_fields *f);
 static void await_new(struct jail_sandbox *r);
 
+/* The wall time a turn may take before its CPU clock is consulted: its
+ * budget plus the grace period (a huge budget kept from overflowing). */
+static int64_t turn_window(uint64_t budget_ns, int64_t grace_ns) {
+    return (int64_t)(budget_ns > INT64_MAX / 2 ? INT64_MAX / 2 : budget_ns) + grace_ns;
+}
+
 /* Sends a turn's message and serves the worker until TURN_DONE. */
 static void run_turn(struct jail_sandbox *r, struct jail_out *o) {
     struct jail_proc *p = r->p;
@@ -957,7 +963,7 @@ static void run_turn(struct jail_sandbox *r, struct jail_out *o) {
     uint64_t cpu0 = 0;
     int have_cpu0 = 0;
     int64_t grace_ns = (int64_t)r->s->cfg.grace_ms * 1000000;
-    int64_t left = (int64_t)(budget_ns > INT64_MAX / 2 ? INT64_MAX / 2 : budget_ns) + grace_ns;
+    int64_t left = turn_window(budget_ns, grace_ns);
     for (unsigned count = 1;; count++) {
         struct jail_fields f;
         uint64_t kind;
@@ -1023,7 +1029,7 @@ static void run_turn(struct jail_sandbox *r, struct jail_out *o) {
                 r->start_kill = (enum sandbox_kill)killed;
                 if (killed) r->killed = (enum sandbox_kill)killed;
                 budget_ns = r->budget_ns;
-                left = (int64_t)(budget_ns > INT64_MAX / 2 ? INT64_MAX / 2 : budget_ns) + grace_ns;
+                left = turn_window(budget_ns, grace_ns);
                 turn_t0 = jail_mono_ns();
                 have_cpu0 = 0;
                 continue;

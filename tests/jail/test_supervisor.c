@@ -85,13 +85,18 @@ static void rig_down(struct rig *g) {
     close(g->peer);
 }
 
+/* The end of sandbox 1's turn: killed, 1000 bytes in use, 2000 ns of CPU. */
+static void turn_done_msg(struct jail_out *o, uint64_t killed) {
+    jail_out_begin(o, JU_TURN_DONE);
+    jail_out_u64(o, 1);
+    jail_out_u64(o, killed);
+    jail_out_u64(o, 1000);
+    jail_out_u64(o, 2000);
+}
+
 static void turn_done(int fd, uint64_t killed) {
     struct jail_out o;
-    jail_out_begin(&o, JU_TURN_DONE);
-    jail_out_u64(&o, 1);
-    jail_out_u64(&o, killed);
-    jail_out_u64(&o, 1000);
-    jail_out_u64(&o, 2000);
+    turn_done_msg(&o, killed);
     CHECK_EQ_INT(jail_out_send(&o, fd), 0);
 }
 
@@ -279,11 +284,7 @@ TEST(a_message_packed_after_the_end_of_a_turn_ends_the_worker) {
     jail_out_bytes(&o, "packed", 6);
     CHECK_EQ_INT(jail_out_post(&o, &b, g.peer), 0);
     for (int i = 0; i < 2; i++) {
-        jail_out_begin(&o, JU_TURN_DONE);
-        jail_out_u64(&o, 1);
-        jail_out_u64(&o, 0);
-        jail_out_u64(&o, 1000);
-        jail_out_u64(&o, 2000);
+        turn_done_msg(&o, 0);
         CHECK_EQ_INT(jail_out_post(&o, &b, g.peer), 0);
     }
     CHECK_EQ_INT(jail_batch_flush(&b, g.peer), 0);
