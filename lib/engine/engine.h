@@ -160,6 +160,20 @@ void sandbox_prefault(const struct sandbox *sb);
  * and limits. */
 uint64_t sandbox_current_invocation(const struct sandbox *sb);
 
+/* ---- the compiled-module cache (modcache.c) ---- */
+
+/* At most this many bytes of module text and bytecode are kept per process. */
+#define MODCACHE_BYTES (8u << 20)
+
+struct engine_modcache_stats {
+    uint64_t hits, misses, admitted, evicted;
+    size_t entries, bytes;
+};
+void engine_modcache_stats(struct engine_modcache_stats *out);
+/* Forgets every cached module. A zygote calls it first: it is a copy of
+ * the host, whose own sandboxes' code must not reach its workers. */
+void engine_modcache_clear(void);
+
 /* ---- the hard backstop (escape.c) ---- */
 
 /* Runs fn(arg) as a guarded turn: engine_escape_request() from another

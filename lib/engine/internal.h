@@ -154,6 +154,15 @@ JSValue sb_throw_named(JSContext *ctx, const char *name, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 void sb_init_class_ids(JSContext *ctx);
 
+/* modcache.c */
+/* Compiles module `name` from src (len bytes followed by a NUL) in ctx, or
+ * reads it from the process's compiled-module cache. With `resolve`, a
+ * module read from the cache has its imports loaded as a compiled one
+ * would (the main module); the module loader passes 0 and QuickJS loads
+ * them. A module value, or JS_EXCEPTION. */
+JSValue sb_compile_module(JSContext *ctx, const char *name, const uint8_t *src, size_t len,
+                          int resolve);
+
 /* stub.c */
 void sb_register_classes(JSRuntime *rt);
 /* A stub for import `index` of this sandbox; flags are WIRE_CAP_F_*. */

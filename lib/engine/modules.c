@@ -254,8 +254,7 @@ static JSModuleDef *sb_loader(JSContext *ctx, const char *name, void *opaque) {
         return NULL;
     }
     if (m->type == CORRAL_MODULE_JS) {
-        JSValue fn = JS_Eval(ctx, (const char *)m->source, m->len, m->name,
-                             JS_EVAL_TYPE_MODULE | JS_EVAL_FLAG_COMPILE_ONLY);
+        JSValue fn = sb_compile_module(ctx, m->name, m->source, m->len, 0);
         if (JS_IsException(fn)) return NULL;
         JSModuleDef *md = JS_VALUE_GET_PTR(fn);
         JS_FreeValue(ctx, fn);
@@ -340,8 +339,7 @@ int sandbox_start(struct sandbox *sb, const struct workercode *code, const uint8
         fail_start(sb, JS_GetException(ctx));
         return -1;
     }
-    JSValue fn = JS_Eval(ctx, (const char *)main->source, main->len, main->name,
-                         JS_EVAL_TYPE_MODULE | JS_EVAL_FLAG_COMPILE_ONLY);
+    JSValue fn = sb_compile_module(ctx, main->name, main->source, main->len, 1);
     if (JS_IsException(fn)) {
         fail_start(sb, JS_GetException(ctx));
         return -1;

@@ -221,6 +221,9 @@ static int zygote_main(void *arg) {
     struct zygote_state zs = {.fd = za->fd, .self = getpid(),
                               .address_space_bytes = za->address_space_bytes};
     scrub_arguments_and_environment();
+    /* The host's compiled modules (its inline sandboxes' code) stay with
+     * the host. */
+    engine_modcache_clear();
     /* Every fork copies the page tables of what the zygote has touched,
      * and the zygote began as a copy of the host: give back the free
      * memory the host's allocator was keeping, so workers start smaller. */
