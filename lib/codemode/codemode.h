@@ -230,7 +230,12 @@ typedef void (*cm_log_fn)(corral_log_level level, const char *text, size_t len, 
 struct cm_exec_opts {
     const corral_provider *raw;     /* each bound as `const <name> = <capability stub>` */
     size_t n_raw;
-    const char *prelude;            /* statements run before the program, in its scope */
+    /* Statements run before the program (in the scaffolding's scope, with
+     * the namespaces and raw bindings), and the comma-separated names they
+     * declare that the program sees. The same text for every program, so
+     * it is compiled once per process (the compiled-module cache). */
+    const char *prelude;
+    const char *prelude_names;
     cm_log_fn on_log;               /* NULL: console lines only in the result */
     void *log_ud;
     const char *tenant;             /* the sandbox's tenant key (corral_code_set_tenant), or NULL */

@@ -125,9 +125,16 @@ static char *tool_map(const char *const *tools, size_t n) {
     return s;
 }
 
-static char *module_source(const char *normalized, const corral_provider *providers, size_t n,
-                           const char *const *const *tools, const size_t *tool_counts,
-                           const struct cm_exec_opts *opts) {
+/* The program's scaffolding, one module that is the same text for every
+ * program run against the same tools, so the process compiles it once
+ * and reads it from the compiled-module cache after that
+ * (lib/engine/modcache.c): a function from env to the namespaces, raw
+ * bindings and prelude names the program sees. */
+#define SCOPE_MODULE "codemode-scope.js"
+
+static char *scope_source(const corral_provider *providers, size_t n,
+                          const char *const *const *tools, const size_t *tool_counts,
+                          const struct cm_exec_opts *opts) {
     cm_buf b = {0};
     cm_buf_puts(&b,
                 "const __corral_tools__ = (stub, map) => new Proxy(Object.create(null), {\n"
@@ -138,21 +145,37 @@ static char *module_source(const char *normalized, const corral_provider *provid
                 "    return async (...args) => stub[tool](...args);\n"
                 "  },\n"
                 "});\n"
-                "export default {\n"
-                "  async evaluate(__corral_env__) {\n");
+                "export const __corral_scope__ = (__corral_env__) => {\n");
     for (size_t i = 0; i < n; i++) {
         char *map = tool_map(tools[i], tool_counts[i]);
-        cm_buf_printf(&b, "    const %s = __corral_tools__(__corral_env__.__corral_p%zu__, %s);\n",
+        cm_buf_printf(&b, "  const %s = __corral_tools__(__corral_env__.__corral_p%zu__, %s);\n",
                       providers[i].name, i, map ? map : "{}");
         free(map);
     }
     for (size_t i = 0; opts && i < opts->n_raw; i++)
-        cm_buf_printf(&b, "    const %s = __corral_env__.__corral_r%zu__;\n", opts->raw[i].name, i);
+        cm_buf_printf(&b, "  const %s = __corral_env__.__corral_r%zu__;\n", opts->raw[i].name, i);
     if (opts && opts->prelude) {
         cm_buf_puts(&b, opts->prelude);
         cm_buf_puts(&b, "\n");
     }
-    cm_buf_puts(&b, "    return await (");
+    cm_buf_puts(&b, "  return { ");
+    for (size_t i = 0; i < n; i++) cm_buf_printf(&b, "%s, ", providers[i].name);
+    if (opts && opts->prelude_names) cm_buf_printf(&b, "%s, ", opts->prelude_names);
+    cm_buf_puts(&b, "};\n};\n");
+    return cm_buf_take(&b);
+}
+
+/* The program itself, in the scope the scaffolding makes. */
+static char *main_source(const char *normalized, const corral_provider *providers, size_t n,
+                         const struct cm_exec_opts *opts) {
+    cm_buf b = {0};
+    cm_buf_puts(&b, "import { __corral_scope__ } from \"./" SCOPE_MODULE "\";\n"
+                    "export default {\n"
+                    "  async evaluate(__corral_env__) {\n"
+                    "    const { ");
+    for (size_t i = 0; i < n; i++) cm_buf_printf(&b, "%s, ", providers[i].name);
+    if (opts && opts->prelude_names) cm_buf_printf(&b, "%s, ", opts->prelude_names);
+    cm_buf_puts(&b, "} = __corral_scope__(__corral_env__);\n    return await (");
     cm_buf_puts(&b, normalized);
     cm_buf_puts(&b, "\n)();\n  },\n};\n");
     return cm_buf_take(&b);
@@ -192,7 +215,7 @@ int cm_execute(corral_loader *l, const char *code, const corral_provider *provid
     size_t *counts = calloc(provider_count ? provider_count : 1, sizeof *counts);
     cm_provider *cps = calloc(provider_count ? provider_count : 1, sizeof *cps);
     int rc = CORRAL_ENOMEM;
-    char *normalized = NULL, *source = NULL;
+    char *normalized = NULL, *source = NULL, *scope = NULL;
     if (!tools || !counts || !cps) goto out;
     for (size_t i = 0; i < provider_count; i++) {
         size_t n = providers[i].tools ? corral_capability_methods(providers[i].tools, NULL, 0) : 0;
@@ -213,16 +236,16 @@ int cm_execute(corral_loader *l, const char *code, const corral_provider *provid
     }
 
     normalized = cm_normalize_code(code ? code : "", code ? strlen(code) : 0, parses, NULL);
-    source = normalized ? module_source(normalized, providers, provider_count,
-                                        (const char *const *const *)tools, counts, opts)
-                        : NULL;
-    if (!source) goto out;
+    source = normalized ? main_source(normalized, providers, provider_count, opts) : NULL;
+    scope = scope_source(providers, provider_count, (const char *const *const *)tools, counts, opts);
+    if (!source || !scope) goto out;
     corral_code *c = corral_code_new();
     if (!c) goto out;
     corral_code_set_compatibility_date(c, "2025-06-01");
     corral_code_add_compatibility_flag(c, "nodejs_compat");
     corral_code_set_main_module(c, "executor.js");
     corral_code_add_module(c, "executor.js", CORRAL_MODULE_JS, source, strlen(source));
+    corral_code_add_module(c, SCOPE_MODULE, CORRAL_MODULE_JS, scope, strlen(scope));
     corral_code_set_outbound(c, CORRAL_OUTBOUND_BLOCK);
     if (limits) corral_code_set_limits(c, limits);
     if (opts && opts->tenant && corral_code_set_tenant(c, opts->tenant) != CORRAL_OK) {
@@ -267,6 +290,7 @@ out:
     free(cps);
     free(normalized);
     free(source);
+    free(scope);
     if (job) {
         free(job->error);
         free(job);

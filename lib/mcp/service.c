@@ -787,7 +787,7 @@ static int run_start(struct run *run, const char *tool, const char *code) {
         }
         if (codemode_cap) providers[np++] = (corral_provider){"codemode", codemode_cap};
     }
-    struct cm_exec_opts opts = {is_api ? &raw : NULL, is_api ? 1 : 0, prelude,
+    struct cm_exec_opts opts = {is_api ? &raw : NULL, is_api ? 1 : 0, prelude, is_api ? "codemode" : NULL,
                                 run->mcall ? run_on_log : NULL, run, m->opts.tenant};
     rc = cm_execute(m->l, code, providers, np, &m->opts.limits, &opts, run_done, run, &run->exec);
 out:
