@@ -3,6 +3,7 @@
 // stdio, same upstream server. Prints markdown tables; asserts nothing.
 //
 //   node bench/mcp/overhead.mjs CORRAL_BIN [--iterations N] [--upstream memory|fs|fake|both|all]
+//                                          [--isolation pool|tenant|process|inline]
 //
 // `fake` is tests/mcp/fake_upstream (C, answers at once): with the upstream's
 // own time near zero, its rows show what the client and corral themselves
@@ -15,11 +16,13 @@ import { Client, StdioClientTransport } from '../../tests/mcp/sdk.mjs';
 import { NODE, FS_SERVER, MEM_SERVER } from '../../tests/mcp/lib.mjs';
 
 const args = process.argv.slice(2);
-const CORRAL = path.resolve(args.find(a => !a.startsWith('--') && !/^\d+$/.test(a) && !['memory', 'fs', 'fake', 'both', 'all'].includes(a)) || 'build/release/corral');
+const OPTION_VALUES = ['memory', 'fs', 'fake', 'both', 'all', 'pool', 'tenant', 'process', 'inline'];
+const CORRAL = path.resolve(args.find(a => !a.startsWith('--') && !/^\d+$/.test(a) && !OPTION_VALUES.includes(a)) || 'build/release/corral');
 const FAKE = path.join(path.dirname(CORRAL), 'tests/mcp/fake_upstream');
 const opt = (name, dflt) => { const i = args.indexOf(name); return i >= 0 ? args[i + 1] : dflt; };
 const N = Number(opt('--iterations', 200));
 const WHICH = opt('--upstream', 'both');
+const ISOLATION = opt('--isolation', null);
 
 const pct = (xs, p) => { const s = [...xs].sort((a, b) => a - b); return s[Math.min(s.length - 1, Math.floor(p * s.length))]; };
 const ms = (x) => x.toFixed(3);
@@ -49,7 +52,8 @@ function checkOk(r) {
 
 async function benchUpstream(label, upstreamArgs, env, call, command = NODE) {
   const direct = await connect(command, upstreamArgs, env);
-  const cm = await connect(CORRAL, ['mcp', '--upstream', `u=${[command, ...upstreamArgs].join(' ')}`], env);
+  const isolation = ISOLATION ? ['--isolation', ISOLATION] : [];
+  const cm = await connect(CORRAL, ['mcp', ...isolation, '--upstream', `u=${[command, ...upstreamArgs].join(' ')}`], env);
   const code = (k) => `async () => { let r; for (let i = 0; i < ${k}; i++) r = await codemode.${call.name}(${JSON.stringify(call.arguments)}); return ${k} ? 'ok' : 'none'; }`;
   const runCode = (src) => cm.callTool({ name: 'code', arguments: { code: src } }).then(checkOk);
   const oneDirect = () => direct.callTool(call).then(checkOk);
@@ -79,7 +83,7 @@ async function benchUpstream(label, upstreamArgs, env, call, command = NODE) {
 
 const tmp = fs.realpathSync(fs.mkdtempSync(path.join(os.tmpdir(), 'corral-mcp-bench-')));
 try {
-  console.log(`corral: ${CORRAL}\nnode ${process.version}, ${os.cpus().length} CPUs, ${os.cpus()[0]?.model ?? ''}`);
+  console.log(`corral: ${CORRAL} (isolation: ${ISOLATION ?? 'the default'})\nnode ${process.version}, ${os.cpus().length} CPUs, ${os.cpus()[0]?.model ?? ''}`);
   const want = (name) => WHICH === name || WHICH === 'all' || (WHICH === 'both' && name !== 'fake');
   if (want('memory')) {
     const env = { MEMORY_FILE_PATH: path.join(tmp, 'memory.jsonl') };
