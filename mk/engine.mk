@@ -8,4 +8,5 @@ LIB_SRCS += lib/engine/workercode.c lib/engine/sandbox.c lib/engine/heap.c lib/e
 # globals (lib/engine/lazy.c), so most workers never pay for most of them.
 WEB_PARTS := base events encoding console url fetch
 JS_BUNDLES += $(addprefix web_,$(WEB_PARTS)) runtime
-TEST_SRCS += tests/engine/test_heap.c tests/engine/test_turn_clock.c tests/engine/test_modcache.c
+TEST_SRCS += tests/engine/test_heap.c tests/engine/test_turn_clock.c tests/engine/test_modcache.c \
+             tests/engine/test_parse.c

@@ -15,6 +15,7 @@
  * context until it ends, and each compile gets slower as they pile up),
  * and when its heap passes PARSE_RECYCLE_BYTES.
  */
+#include <malloc.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,7 +32,48 @@ struct scratch {
     JSRuntime *rt;
     JSContext *ctx;
     unsigned uses;
+    /* The runtime's allocation counters, so its size is read in O(1)
+     * rather than by walking every object (JS_ComputeMemoryUsage). */
+    const JSMallocState *mstate;
 };
+
+/* libc's allocator, counted as QuickJS's default one counts. */
+static void *scratch_malloc(JSMallocState *s, size_t size) {
+    if (s->malloc_size + size > s->malloc_limit) return NULL;
+    void *p = malloc(size);
+    if (!p) return NULL;
+    struct scratch *sc = s->opaque;
+    sc->mstate = s;
+    s->malloc_count++;
+    s->malloc_size += malloc_usable_size(p) + sizeof(size_t);
+    return p;
+}
+
+static void scratch_free(JSMallocState *s, void *p) {
+    if (!p) return;
+    s->malloc_count--;
+    s->malloc_size -= malloc_usable_size(p) + sizeof(size_t);
+    free(p);
+}
+
+static void *scratch_realloc(JSMallocState *s, void *p, size_t size) {
+    if (!p) return size ? scratch_malloc(s, size) : NULL;
+    if (!size) {
+        scratch_free(s, p);
+        return NULL;
+    }
+    size_t old = malloc_usable_size(p);
+    if (size > old && s->malloc_size + size - old > s->malloc_limit) return NULL;
+    void *n = realloc(p, size);
+    if (!n) return NULL;
+    s->malloc_size = s->malloc_size - old + malloc_usable_size(n);
+    return n;
+}
+
+static size_t scratch_usable(const void *p) { return malloc_usable_size((void *)p); }
+
+static const JSMallocFunctions scratch_mf = {scratch_malloc, scratch_free, scratch_realloc,
+                                             scratch_usable};
 
 static pthread_key_t scratch_key;
 static pthread_once_t scratch_once = PTHREAD_ONCE_INIT;
@@ -45,6 +87,7 @@ static void scratch_drop(struct scratch *s) {
     if (s->rt) JS_FreeRuntime(s->rt);
     s->ctx = NULL;
     s->rt = NULL;
+    s->mstate = NULL;
     s->uses = 0;
 }
 
@@ -66,13 +109,9 @@ static struct scratch *scratch_get(void) {
         }
     }
     if (s->rt && s->uses >= PARSE_REUSE) scratch_drop(s);
-    if (s->rt) {
-        JSMemoryUsage mu;
-        JS_ComputeMemoryUsage(s->rt, &mu);
-        if (mu.malloc_size > PARSE_RECYCLE_BYTES) scratch_drop(s);
-    }
+    if (s->rt && s->mstate->malloc_size > PARSE_RECYCLE_BYTES) scratch_drop(s);
     if (!s->rt) {
-        s->rt = JS_NewRuntime();
+        s->rt = JS_NewRuntime2(&scratch_mf, s);
         if (!s->rt) return NULL;
         JS_SetMemoryLimit(s->rt, PARSE_MEMORY);
         JS_SetMaxStackSize(s->rt, PARSE_STACK);
