@@ -17,6 +17,9 @@
  *   executions/s     cold executions per second, one loader per CPU (thread)
  *   memory/sandbox   host RSS plus the RSS of every worker process, per
  *                    live started sandbox (200 of them)
+ * and, in the same run, the floor the jailed modes stand on: a one-byte
+ * round trip between two processes over a SOCK_SEQPACKET pair, both
+ * blocking, back to back and after the same idle spell, without corral.
  * Targets from the issue: pool adds <= 30 us p50 to a cold execution and
  * <= 15 us to a capability round trip; process cold <= 1 ms p50.
  *
@@ -30,6 +33,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -234,6 +239,47 @@ static void bench_mode(const char *name, corral_isolation mode, int iters, doubl
     free(per);
 }
 
+/* One row of the OS baseline: n round trips to a child that echoes, each
+ * after `idle` µs of sleep. */
+static void os_round_trip(const char *label, long idle, int n) {
+    int sv[2];
+    if (socketpair(AF_UNIX, SOCK_SEQPACKET, 0, sv) < 0) return;
+    pid_t pid = fork();
+    if (pid < 0) {
+        close(sv[0]);
+        close(sv[1]);
+        return;
+    }
+    if (pid == 0) {
+        char b[16];
+        close(sv[0]);
+        for (;;) {
+            ssize_t r = recv(sv[1], b, sizeof b, 0);
+            if (r <= 0 || send(sv[1], b, (size_t)r, 0) != r) _exit(0);
+        }
+    }
+    close(sv[1]);
+    uint64_t *t = calloc((size_t)n, sizeof *t);
+    int ok = t != NULL;
+    for (int i = -n / 10; ok && i < n; i++) {
+        if (idle) {
+            struct timespec ts = {idle / 1000000, (idle % 1000000) * 1000};
+            nanosleep(&ts, NULL);
+        }
+        char b = 'x';
+        uint64_t t0 = now_ns();
+        ok = send(sv[0], &b, 1, 0) == 1 && recv(sv[0], &b, 1, 0) == 1;
+        if (i >= 0) t[i] = now_ns() - t0;
+    }
+    close(sv[0]);
+    waitpid(pid, NULL, 0);
+    if (ok) {
+        printf("| %s | %.1f | %.1f | %.1f |\n", label, pct_us(t, (size_t)n, 0.10),
+               pct_us(t, (size_t)n, 0.50), pct_us(t, (size_t)n, 0.90));
+    }
+    free(t);
+}
+
 int main(int argc, char **argv) {
     int quick = 0;
     const char *only = NULL;
@@ -278,5 +324,11 @@ int main(int argc, char **argv) {
         fprintf(stderr, "--only: unknown mode %s\n", only);
         return 2;
     }
+    printf("\n| the floor, without corral: two processes, one SOCK_SEQPACKET round trip | p10 µs | "
+           "p50 µs | p90 µs |\n|---|---:|---:|---:|\n");
+    os_round_trip("back to back", 0, quick ? 2000 : 20000);
+    char label[80];
+    snprintf(label, sizeof label, "after %ld µs idle (as idle cold)", idle_us);
+    os_round_trip(label, idle_us, quick ? 200 : 1000);
     return 0;
 }
