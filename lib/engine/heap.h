@@ -53,9 +53,14 @@ void *heap_realloc(struct sb_heap *h, void *p, size_t size);
 size_t heap_usable(const void *p);
 size_t heap_cost(const void *p);
 
-/* Every chunk and large block back to the system; the heap is empty and
- * usable again afterwards. */
+/* Every chunk and large block given up; the heap is empty and usable
+ * again afterwards. Chunks wait in the process's chunk pool (at most
+ * 2 MiB) for the next heap, the rest go back to malloc. */
 void heap_release(struct sb_heap *h);
+/* Frees every pooled chunk (before memory is given back to the kernel),
+ * and how many bytes the pool holds. */
+void heap_pool_drain(void);
+size_t heap_pool_bytes(void);
 
 /* Makes every page the heap holds the process's own, without changing a
  * byte (MADV_POPULATE_WRITE): in a fresh fork, the copy-on-write faults a

@@ -219,6 +219,7 @@ void jail_settle_libc(void) {
 }
 
 void jail_give_back_memory(size_t above) {
+    heap_pool_drain();
     if (above) {
         struct mallinfo2 mi = mallinfo2();
         if (mi.fordblks + mi.fsmblks <= above) return;

@@ -231,3 +231,65 @@ TEST(prefaulting_keeps_every_byte_here_and_in_the_parent) {
     close(pipefd[1]);
     heap_release(&h);
 }
+
+/* Fills a heap with `bytes` of small blocks, each written. */
+static void fill(struct sb_heap *h, size_t bytes) {
+    for (size_t used = 0; used < bytes; used += 512) {
+        char *p = heap_alloc(h, 500);
+        if (!p) return;
+        memset(p, 0x5a, 500);
+    }
+}
+
+TEST(released_chunks_wait_in_the_pool_for_the_next_heap_and_the_pool_is_bounded) {
+    heap_pool_drain();
+    CHECK_EQ_INT(heap_pool_bytes(), 0);
+    struct sb_heap a;
+    heap_init(&a);
+    fill(&a, 100 * 1024);
+    size_t held = a.footprint;
+    CHECK(held >= 100 * 1024);
+    heap_release(&a);
+    CHECK_EQ_INT(heap_pool_bytes(), held);
+    CHECK_EQ_INT(a.footprint, 0);
+
+    /* The next heap takes its chunks from the pool. */
+    struct sb_heap b;
+    heap_init(&b);
+    fill(&b, 100 * 1024);
+    CHECK_EQ_INT(heap_pool_bytes(), 0);
+    heap_release(&b);
+
+    /* A heap far bigger than the pool leaves the pool at its bound. */
+    struct sb_heap big;
+    heap_init(&big);
+    fill(&big, 8u << 20);
+    heap_release(&big);
+    CHECK(heap_pool_bytes() <= (2u << 20));
+    CHECK(heap_pool_bytes() >= (2u << 20) - (64u << 10));
+
+    heap_pool_drain();
+    CHECK_EQ_INT(heap_pool_bytes(), 0);
+}
+
+TEST(a_heap_built_from_pooled_chunks_keeps_every_block_s_bytes) {
+    struct sb_heap a;
+    heap_init(&a);
+    fill(&a, 256 * 1024);
+    heap_release(&a);
+    struct sb_heap b;
+    heap_init(&b);
+    char *blocks[400];
+    for (int i = 0; i < 400; i++) {
+        blocks[i] = heap_alloc(&b, (size_t)(16 + i % 900));
+        CHECK(blocks[i] != NULL);
+        if (blocks[i]) memset(blocks[i], i & 0xff, (size_t)(16 + i % 900));
+    }
+    for (int i = 0; i < 400; i++) {
+        int same = 1;
+        for (int j = 0; blocks[i] && j < 16 + i % 900; j++) same &= (unsigned char)blocks[i][j] == (i & 0xff);
+        CHECK(same);
+    }
+    heap_release(&b);
+    heap_pool_drain();
+}
