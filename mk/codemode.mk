@@ -6,3 +6,5 @@ LIB_SRCS += lib/codemode/sanitize.c lib/codemode/typegen.c lib/codemode/truncate
 TEST_SRCS += tests/codemode/test_sanitize.c tests/codemode/test_typegen.c \
              tests/codemode/test_truncate.c tests/codemode/test_normalize.c \
              tests/codemode/test_discovery.c tests/codemode/test_executor.c
+# normalizeCode reads every program before anything else has judged it.
+FUZZ_SRCS += fuzz/fuzz_normalize.c

@@ -861,8 +861,6 @@ char *cm_normalize_code(const char *code, size_t len, cm_parse_fn parse, void *u
     const char *src = t + a;
     size_t n = e - a;
 
-    if (parse && !parse(ud, src, n)) return wrap3("async () => {\n", src, n, "\n}");
-
     lexer L = {0};
     L.s = src;
     L.len = n;
@@ -872,6 +870,28 @@ char *cm_normalize_code(const char *code, size_t len, cm_parse_fn parse, void *u
         return wrap3("async () => {\n", src, n, "\n}");
     }
     parser P = {&L, 0, 0};
+    /* The usual program, one arrow function, is used as it is whether or
+     * not it parses, so it needs no parse check: when it does not parse,
+     * the reference wraps it in a function body, where the same text fails
+     * the same way (the executor compiles both as module code). That saves
+     * the host a full compile of most programs. */
+    {
+        stmt first;
+        size_t j = tk(&P, 0)->type == T_EOF ? 0 : skip_statement(&P, 0, &first);
+        if (j > 0 && !P.err && tk(&P, j)->type == T_EOF && first.kind == S_EXPR) {
+            size_t f = first.e_first, l = first.e_last;
+            strip_parens(&P, &f, &l);
+            if (is_arrow(&P, f, l)) {
+                free_lexer(&L);
+                return dup_range(src, n);
+            }
+        }
+        P = (parser){&L, 0, 0};
+    }
+    if (parse && !parse(ud, src, n)) {
+        free_lexer(&L);
+        return wrap3("async () => {\n", src, n, "\n}");
+    }
     size_t cap = 16, count = 0;
     stmt *sts = malloc(cap * sizeof *sts);
     stmt last = {0};

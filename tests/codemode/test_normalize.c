@@ -178,9 +178,10 @@ TEST(arrow_shapes) {
     NORM("() => 1, 2", "async () => {\nreturn (() => 1, 2)\n}");
     NORM("(() => 1)()", "async () => {\nreturn ((() => 1)())\n}");
     NORM("async () => { return 1 }\n(2)", "async () => {\nasync () => { return 1 }\nreturn (2)\n}");
-    /* acorn accepts `async` as an arrow parameter; QuickJS does not, so
-     * this one wraps (docs/codemode.md). */
-    NORM("async => async", "async () => {\nasync => async\n}");
+    /* acorn accepts `async` as an arrow parameter and QuickJS does not; a
+     * lone arrow is used as it is without asking, and fails to compile in
+     * the sandbox as it would once wrapped (docs/codemode.md). */
+    NORM("async => async", "async => async");
     NORM("async x => x", "async x => x");
     NORM("async(1)", "async () => {\nreturn (async(1))\n}");
     NORM("export default (() => 1)", "() => 1");
@@ -209,6 +210,40 @@ TEST(parse_failures_wrap) {
     NORM("`open ${", "async () => {\n`open ${\n}");
     NORM("function f() {};", "async () => {\nfunction f() {};\n}");
     NORM("export default class Foo {}", "async () => {\nclass Foo {}\n}");
+}
+
+static int counting_parse(void *ud, const char *src, size_t len) {
+    ++*(int *)ud;
+    return qjs_parse(NULL, src, len);
+}
+
+/* One arrow function is used as it is: the host never compiles it to
+ * decide, and one that does not parse fails in the sandbox as it would
+ * once wrapped. Everything else is still asked about. */
+TEST(a_lone_arrow_function_needs_no_parse_check) {
+    static const char *const arrows[] = {
+        "async () => { return await codemode.x({}); }",
+        "(async () => 1)",
+        "async x => x",
+        "() => { return 1 +; }",
+        "```js\nasync () => {}\n```",
+    };
+    for (size_t i = 0; i < sizeof arrows / sizeof arrows[0]; i++) {
+        int calls = 0;
+        char *got = cm_normalize_code(arrows[i], strlen(arrows[i]), counting_parse, &calls);
+        CHECK_EQ_INT(calls, 0);
+        CHECK(got != NULL && strncmp(got, "```", 3) != 0);
+        free(got);
+    }
+    static const char *const others[] = {"1 + 2", "return 1;", "async () => 1, 2",
+                                         "async () => 1; x", "export default async () => 1"};
+    for (size_t i = 0; i < sizeof others / sizeof others[0]; i++) {
+        int calls = 0;
+        free(cm_normalize_code(others[i], strlen(others[i]), counting_parse, &calls));
+        CHECK(calls >= 1);
+    }
+    NORM("() => { return 1 +; }", "() => { return 1 +; }");
+    NORM("() => { broken( }", "async () => {\n() => { broken( }\n}"); /* unbalanced: asked */
 }
 
 TEST(without_parser_callback) {
