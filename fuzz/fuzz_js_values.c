@@ -9,28 +9,13 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "engine/internal.h"
+#include "fuzz_sandbox.h"
 
 static struct sandbox *sb;
 
-static void nop_send(void *h, struct sandbox *s, const struct wire_msg *m) {}
-static uint8_t no_flags(void *h, struct sandbox *s, uint64_t index) { return 0; }
-
-static const struct engine_host host = {.send = nop_send, .import_flags = no_flags};
-
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
-    if (!sb) {
-        corral_limits lim;
-        corral_limits_default(&lim);
-        struct sandbox_config cfg = {.host = &host, .memory_bytes = 64u << 20,
-                                     .stack_bytes = 256u << 10, .arg_bytes = 16u << 20,
-                                     .result_bytes = 16u << 20, .worker_id = "fuzz",
-                                     .today = "2026-01-01", .limits = lim};
-        corral_error err;
-        sb = sandbox_new(&cfg, &err);
-        if (!sb) abort();
-    }
+    if (!sb) sb = fuzz_sandbox_new(16u << 20);
     /* Stubs name import indexes 0..3 of this sandbox. */
     static const uint64_t caps[4] = {0, 1, 2, 3};
     JSValue v = sb_decode(sb, data, size, caps, 4);

@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "engine/internal.h"
+#include "fuzz_sandbox.h"
 
 /* Modules stay registered in their context until it ends: a fresh sandbox
  * every so many inputs keeps memory flat. */
@@ -19,21 +19,9 @@
 static struct sandbox *sb;
 static unsigned inputs;
 
-static void nop_send(void *h, struct sandbox *s, const struct wire_msg *m) {}
-static uint8_t no_flags(void *h, struct sandbox *s, uint64_t index) { return 0; }
-static const struct engine_host host = {.send = nop_send, .import_flags = no_flags};
-
 static void fresh_sandbox(void) {
     if (sb) sandbox_free(sb);
-    corral_limits lim;
-    corral_limits_default(&lim);
-    struct sandbox_config cfg = {.host = &host, .memory_bytes = 64u << 20,
-                                 .stack_bytes = 256u << 10, .arg_bytes = 1u << 20,
-                                 .result_bytes = 1u << 20, .worker_id = "fuzz",
-                                 .today = "2026-01-01", .limits = lim};
-    corral_error err;
-    sb = sandbox_new(&cfg, &err);
-    if (!sb) abort();
+    sb = fuzz_sandbox_new(1u << 20);
 }
 
 static uint8_t *serialise(JSValueConst m, size_t *len) {
