@@ -17,6 +17,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "engine/engine.h"
 #include "jail/supervisor.h"
 #include "loader/api_helpers.h"
 #include "loader/loader.h"
@@ -76,13 +77,21 @@ static const char echo_src[] =
 
 /* The worker-side hooks (run inside a jailed worker). */
 enum { HOOK_FORBIDDEN_CALL = 1, HOOK_GARBAGE = 2, HOOK_UNSOLICITED = 3, HOOK_ABORT = 4,
-       HOOK_SECRET_GONE = 5 };
+       HOOK_SECRET_GONE = 5, HOOK_NO_HOST_MODULES = 6 };
 
 /* Where this process keeps an environment secret; a worker sees the same
  * address in its copy of the zygote's memory. */
 static char *secret_at;
 
 static void test_hook(uint64_t what) {
+    if (what == HOOK_NO_HOST_MODULES) {
+        /* The zygote forgot the host's compiled modules: this worker's
+         * cache holds only what its own sandboxes compiled twice (none). */
+        struct engine_modcache_stats st;
+        engine_modcache_stats(&st);
+        if (st.entries || st.hits) syscall(SYS_tgkill, getpid(), (pid_t)syscall(SYS_gettid), SIGABRT);
+        return;
+    }
     if (what == HOOK_SECRET_GONE) {
         extern char **environ;
         /* Still there: end the worker, which the test sees. */
@@ -675,6 +684,47 @@ TEST(workers_never_see_the_hosts_environment) {
     corral_worker_release(w);
     corral_loader_free(l);
     unsetenv("CORRAL_TEST_SECRET");
+}
+
+TEST(workers_never_see_the_hosts_compiled_modules) {
+    /* The host compiles a module three times in process: now it is cached. */
+    static const char host_src[] = "export default { ping() { return 'host-only'; } };";
+    corral_loader *in = new_loader();
+    if (!in) return;
+    engine_modcache_clear();
+    for (int i = 0; i < 3; i++) {
+        struct res r;
+        corral_worker *w = load_src(in, host_src);
+        if (w) invoke(in, w, "ping", NULL, &r);
+        corral_worker_release(w);
+    }
+    struct engine_modcache_stats st;
+    engine_modcache_stats(&st);
+    CHECK_EQ_INT(st.entries, 1);
+    CHECK_EQ_INT(st.hits, 1);
+    /* A zygote forked now starts with none of it. */
+    corral_loader *l = new_loader_in(CORRAL_ISOLATION_POOL, 1);
+    if (l) {
+        jail_supervisor_set_test_hook(l->sup, test_hook);
+        corral_worker *w = load_with_cap(l, echo_src, NULL);
+        struct res r;
+        if (w) {
+            invoke(l, w, "add", "[1, 1]", &r);
+            jail_supervisor_hook(l->sup, HOOK_NO_HOST_MODULES);
+            invoke(l, w, "add", "[2, 3]", &r);
+            CHECK_EQ_INT(r.outcome, CORRAL_OUTCOME_OK);
+            CHECK_EQ_STR(r.value, "5");
+            struct jail_supervisor_stats js;
+            jail_supervisor_stats(l->sup, &js);
+            CHECK_EQ_INT(js.workers_crashed, 0);
+        }
+        corral_worker_release(w);
+        corral_loader_free(l);
+    }
+    /* The host's own cache is untouched. */
+    engine_modcache_stats(&st);
+    CHECK_EQ_INT(st.entries, 1);
+    corral_loader_free(in);
 }
 
 TEST(the_default_is_pool_and_the_loader_says_what_protects_it) {
