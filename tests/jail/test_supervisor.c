@@ -100,6 +100,15 @@ static void turn_done(int fd, uint64_t killed) {
     CHECK_EQ_INT(jail_out_send(&o, fd), 0);
 }
 
+/* A LOG upcall from sandbox `sb`, built but not sent. */
+static void log_msg(struct jail_out *o, uint64_t sb, corral_log_level level, const char *text) {
+    jail_out_begin(o, JU_LOG);
+    jail_out_u64(o, sb);
+    jail_out_u64(o, 0);
+    jail_out_u64(o, level);
+    jail_out_bytes(o, text, strlen(text));
+}
+
 /* Runs one turn (a timer) after the peer's bytes are queued. */
 static void run(struct rig *g) { jail_sandbox_fire_timer(g->r, 1); }
 
@@ -107,11 +116,7 @@ TEST(an_honest_turn_reaches_the_host) {
     struct rig g;
     if (rig_up(&g) < 0) return;
     struct jail_out o;
-    jail_out_begin(&o, JU_LOG);
-    jail_out_u64(&o, 1);
-    jail_out_u64(&o, 0);
-    jail_out_u64(&o, CORRAL_LOG_WARN);
-    jail_out_bytes(&o, "careful", 7);
+    log_msg(&o, 1, CORRAL_LOG_WARN, "careful");
     CHECK_EQ_INT(jail_out_send(&o, g.peer), 0);
     turn_done(g.peer, SANDBOX_KILL_MEMORY);
     run(&g);
@@ -136,11 +141,7 @@ TEST(an_upcall_naming_another_sandbox_ends_the_worker) {
     struct rig g;
     if (rig_up(&g) < 0) return;
     struct jail_out o;
-    jail_out_begin(&o, JU_LOG);
-    jail_out_u64(&o, 2);
-    jail_out_u64(&o, 0);
-    jail_out_u64(&o, CORRAL_LOG_LOG);
-    jail_out_bytes(&o, "x", 1);
+    log_msg(&o, 2, CORRAL_LOG_LOG, "x");
     jail_out_send(&o, g.peer);
     run(&g);
     expect_ended(&g, "a sandbox id it was not given");
@@ -277,11 +278,7 @@ TEST(a_message_packed_after_the_end_of_a_turn_ends_the_worker) {
     if (rig_up(&g) < 0) return;
     struct jail_batch b = {0};
     struct jail_out o;
-    jail_out_begin(&o, JU_LOG);
-    jail_out_u64(&o, 1);
-    jail_out_u64(&o, 0);
-    jail_out_u64(&o, CORRAL_LOG_INFO);
-    jail_out_bytes(&o, "packed", 6);
+    log_msg(&o, 1, CORRAL_LOG_INFO, "packed");
     CHECK_EQ_INT(jail_out_post(&o, &b, g.peer), 0);
     for (int i = 0; i < 2; i++) {
         turn_done_msg(&o, 0);
