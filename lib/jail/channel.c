@@ -208,6 +208,12 @@ static size_t get_le32(const uint8_t *p) {
 /* Hands out the next message of the packed datagram. */
 static long next_packed(struct jail_in *in) {
     size_t len = get_le32(in->pack + in->pack_off);
+    if (in->cap < len) {
+        uint8_t *nb = realloc(in->buf, len);
+        if (!nb) return -1;
+        in->buf = nb;
+        in->cap = len;
+    }
     memcpy(in->buf, in->pack + in->pack_off + 4, len);
     in->pack_off += 4 + len;
     if (in->pack_off == in->pack_len) in->pack_len = in->pack_off = 0;
@@ -229,13 +235,14 @@ static long take_packed(struct jail_in *in, size_t n, size_t max_bytes) {
         count++;
     }
     if (count < 2) return -1;
-    if (in->pack_cap < n) {
-        uint8_t *p = realloc(in->pack, n);
-        if (!p) return -1;
-        in->pack = p;
-        in->pack_cap = n;
-    }
-    memcpy(in->pack, in->buf, n);
+    /* The datagram becomes the pack as it lies, and the pack's old buffer
+     * receives the messages one by one. */
+    uint8_t *datagram = in->buf;
+    size_t cap = in->cap;
+    in->buf = in->pack;
+    in->cap = in->pack_cap;
+    in->pack = datagram;
+    in->pack_cap = cap;
     in->pack_len = n;
     in->pack_off = 0;
     return next_packed(in);
