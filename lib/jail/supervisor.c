@@ -71,7 +71,7 @@ struct jail_sandbox {
     corral_error new_err;
     /* START is not sent on its own either: it waits here for the first
      * turn that follows it (the loader starts a sandbox to deliver a call
-     * to it) and leaves with it, so a cold execution is one round trip.
+     * to it) and leaves with it, so a cold execution wakes the worker once.
      * start_pending: sent, its TURN_DONE not read yet; start_kill: how
      * that TURN_DONE said the start ended. */
     struct jail_out start_held;

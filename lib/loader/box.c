@@ -60,11 +60,12 @@ void ld_box_discard(struct worker *w) {
     }
 }
 
+uint64_t ld_box_cpu_now(const struct worker *w) { return w->rsb ? 0 : engine_thread_cpu_ns_cheap(); }
+
 void ld_box_set_deadline(struct worker *w, uint64_t deadline_ns) {
     if (w->rsb) {
         /* 0 clears an in-process deadline; a remote one ends with its turn.
-         * Jailed turns are begun at a CPU time of 0 (ld_run_turn_begin),
-         * so a deadline there is the budget itself. */
+         * Its deadline was set on ld_box_cpu_now's 0: it is the budget. */
         if (!deadline_ns) return;
         jail_sandbox_set_cpu_budget(w->rsb, deadline_ns);
     } else if (w->sb) {

@@ -308,6 +308,11 @@ int ld_box_live(const struct worker *w);
 int ld_box_new(struct worker *w, const struct sandbox_config *cfg, corral_error *err);
 void ld_box_discard(struct worker *w);
 void ld_box_set_deadline(struct worker *w, uint64_t deadline_ns);
+/* The CPU clock a turn's deadline is set on: the loop thread's in
+ * process; 0 for a jailed worker, whose own clock counts from the start
+ * of its turn (so a deadline there is the budget itself), and whose CPU
+ * this thread's clock, a system call when not read lately, says nothing of. */
+uint64_t ld_box_cpu_now(const struct worker *w);
 /* CPU time of the turn that started at start_cpu (our thread's clock). */
 uint64_t ld_box_turn_cpu(const struct worker *w, uint64_t start_cpu);
 enum sandbox_kill ld_box_killed(const struct worker *w);

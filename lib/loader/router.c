@@ -60,10 +60,7 @@ struct call_rec *ld_call_take(corral_loader *l, uint64_t id) {
 }
 
 uint64_t ld_run_turn_begin(struct worker *w, uint64_t *start_cpu) {
-    /* A jailed turn's CPU is the worker's, measured there and bounded by
-     * the supervisor: this thread's clock (a system call when it has not
-     * been read lately) plays no part. */
-    uint64_t now = w->rsb ? 0 : engine_thread_cpu_ns_cheap();
+    uint64_t now = ld_box_cpu_now(w);
     *start_cpu = now;
     uint64_t budget = 0;
     for (struct invocation *i = w->active; i; i = i->next_active) {

@@ -281,8 +281,7 @@ int ld_worker_start(struct worker *w, corral_error *err) {
         int64_t k = ld_import_add(w, w->env_caps[i]);
         idx[i] = k < 0 ? 0 : (uint64_t)k;
     }
-    /* Jailed, the worker's own clock counts, from 0 (ld_run_turn_begin). */
-    uint64_t deadline = (w->rsb ? 0 : engine_thread_cpu_ns_cheap()) + w->limits.cpu_ms * 1000000ull;
+    uint64_t deadline = ld_box_cpu_now(w) + w->limits.cpu_ms * 1000000ull;
     ld_box_set_deadline(w, deadline);
     struct start_turn st = {w, idx};
     int escaped = ld_guarded_turn(w->l, w, deadline, start_in_turn, &st);
