@@ -844,64 +844,57 @@ static void expect_loader_carries_on(corral_loader *l) {
  * be created. A worker process says so with the first turn rather than
  * being waited for (a round trip saved per sandbox), and the first call
  * fails with the same error in every mode; the worker carries on. */
-static void too_small_to_start_case(corral_isolation mode) {
+/* Loads src under lim in a loader of one worker, calls add(1, 2) once
+ * into r, and checks that the loader carries on afterwards. */
+static void first_call_under_limits(corral_isolation mode, const char *src, const corral_limits *lim,
+                                    struct res *r) {
+    memset(r, 0, sizeof *r);
     corral_loader *l = new_loader_in(mode, 1);
     if (!l) return;
-    corral_code *c = code_with("export default { add(a, b) { return a + b; } };");
-    corral_limits lim;
-    memset(&lim, 0, sizeof lim);
-    lim.memory_bytes = 64u << 10;
-    corral_code_set_limits(c, &lim);
+    corral_code *c = code_with(src);
+    corral_code_set_limits(c, lim);
     corral_error err = {0};
     corral_worker *w = corral_load(l, c, &err);
     CHECK(w != NULL);
-    struct res r;
     if (w) {
-        /* The sandbox starts with the first call, which fails. */
-        memset(&r, 0, sizeof r);
-        CHECK_EQ_INT(corral_invoke(w, NULL, "add", "[1, 2]", on_done, &r), CORRAL_OK);
-        wait_done(l, &r);
-        CHECK_EQ_INT(r.outcome, CORRAL_OUTCOME_EXCEEDED_MEMORY);
-        CHECK_EQ_STR(r.error_name, "MemoryLimitError");
-        CHECK_CONTAINS(r.error_message, "65536 bytes");
+        CHECK_EQ_INT(corral_invoke(w, NULL, "add", "[1, 2]", on_done, r), CORRAL_OK);
+        wait_done(l, r);
     }
     corral_worker_release(w);
     corral_code_free(c);
     expect_loader_carries_on(l);
 }
+
+static void too_small_to_start_case(corral_isolation mode) {
+    corral_limits lim;
+    memset(&lim, 0, sizeof lim);
+    lim.memory_bytes = 64u << 10;
+    struct res r;
+    /* The sandbox starts with the first call, which fails. */
+    first_call_under_limits(mode, "export default { add(a, b) { return a + b; } };", &lim, &r);
+    CHECK_EQ_INT(r.outcome, CORRAL_OUTCOME_EXCEEDED_MEMORY);
+    CHECK_EQ_STR(r.error_name, "MemoryLimitError");
+    CHECK_CONTAINS(r.error_message, "65536 bytes");
+}
 TEST(too_small_to_start_inline) { too_small_to_start_case(CORRAL_ISOLATION_INLINE); }
 TEST(too_small_to_start_pool) { too_small_to_start_case(CORRAL_ISOLATION_POOL); }
 TEST(too_small_to_start_process) { too_small_to_start_case(CORRAL_ISOLATION_PROCESS); }
 
-/* A jailed START leaves with the first call's turn (one round trip for a
+/* A jailed START leaves with the first call's turn (the worker woken once for a
  * cold execution). When the start itself is stopped by a limit, the call
  * fails exactly as it did when START ran alone, and as in-process: the
  * startup's own error, the call's body never run, the worker kept. */
 static void startup_limit_case(corral_isolation mode, const char *src, int cpu_ms,
                                corral_outcome outcome, const char *name, const char *message) {
-    corral_loader *l = new_loader_in(mode, 1);
-    if (!l) return;
-    corral_code *c = code_with(src);
     corral_limits lim;
     memset(&lim, 0, sizeof lim);
     lim.cpu_ms = (uint32_t)cpu_ms;
     lim.memory_bytes = 4u << 20;
-    corral_code_set_limits(c, &lim);
-    corral_error err = {0};
-    corral_worker *w = corral_load(l, c, &err);
-    CHECK(w != NULL);
     struct res r;
-    if (w) {
-        memset(&r, 0, sizeof r);
-        CHECK_EQ_INT(corral_invoke(w, NULL, "add", "[1, 2]", on_done, &r), CORRAL_OK);
-        wait_done(l, &r);
-        CHECK_EQ_INT(r.outcome, outcome);
-        CHECK_EQ_STR(r.error_name, name);
-        CHECK_EQ_STR(r.error_message, message);
-    }
-    corral_worker_release(w);
-    corral_code_free(c);
-    expect_loader_carries_on(l);
+    first_call_under_limits(mode, src, &lim, &r);
+    CHECK_EQ_INT(r.outcome, outcome);
+    CHECK_EQ_STR(r.error_name, name);
+    CHECK_EQ_STR(r.error_message, message);
 }
 
 static const char startup_loop_src[] =
